@@ -1,0 +1,146 @@
+// The configuration file named by ASSENT_CONFIG (YAML or JSON): message types, approver groups,
+// platforms and the outbound allow-list. The exported TypeScript types are the contract the runtime
+// reads; the zod schema describes the file as people write it (deadline: '2d', timeout: '10s') and
+// turns it into those types. Every object is strict, so a misspelt key ("deadlines", "retry") is an
+// error rather than a setting that silently does nothing. Checks that need the whole file (platforms
+// that exist, conditions that compile) live in load-config.ts.
+import { z } from 'zod';
+import { parseDuration } from './duration.ts';
+
+export type Operation =
+  | { operation: 'record' }
+  | { operation: 'http'; url: string; method: 'POST' | 'PUT'; headers: Record<string, string>; timeoutMs: number; retries: number };
+export type ApprovalMode = 'one' | 'any' | 'all';
+/** approvers: user ids or 'group:<name>' */
+export interface ApprovalStep { approvers: string[]; mode: ApprovalMode }
+export interface MessageType {
+  name: string;
+  /** Fixed approval steps; when absent, approvers come per message (one step with `mode`). */
+  steps?: ApprovalStep[];
+  /** default 'any' */
+  mode: ApprovalMode;
+  /** approval deadline (YAML: deadline: '2d') */
+  deadlineMs?: number;
+  /** reminder interval while approving (YAML: reminders: '4h') */
+  reminderMs?: number;
+  /** default both { operation: 'record' } */
+  processing: { approved: Operation; rejected: Operation };
+  compensate?: Operation;
+  /** a JSON Schema the processing data must satisfy */
+  conditions?: Record<string, unknown>;
+  /** always contains 'portal' (added if omitted); others must be configured platforms */
+  platforms: string[];
+}
+/** secret is a Standard Webhooks 'whsec_<base64>' secret */
+export interface WebhookPlatform { url: string; secret: string; events?: string[] }
+export interface AssentConfig {
+  /** always has 'generic' */
+  types: Record<string, MessageType>;
+  /** group name -> user ids */
+  groups: Record<string, string[]>;
+  platforms: { webhook?: WebhookPlatform };
+  /** outbound allow-list: host names or IP addresses that may be private/loopback */
+  network: { allow: string[] };
+}
+
+/** Platforms that always exist; others exist only when configured under `platforms`. */
+export const BUILT_IN_PLATFORMS = ['portal'] as const;
+export const MAX_RETRIES = 10;
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+// Headers the hub sets itself on every operation request; configuring them would break idempotency.
+const RESERVED_HEADERS = new Set(['idempotency-key', 'content-type', 'content-length', 'host', 'transfer-encoding']);
+const HEADER_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+const name = (what: string) => z.string().regex(NAME, `${what} must be letters, digits, '.', '_' or '-'`);
+
+const duration = (positive: boolean) =>
+  z.unknown().transform((v, ctx) => {
+    try {
+      const ms = parseDuration(v as number | string); // parseDuration rejects other types itself
+      if (positive && ms <= 0) throw new Error('must be greater than zero');
+      return ms;
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+
+const httpUrl = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password;
+  } catch {
+    return false;
+  }
+}, 'must be an http(s) URL without credentials');
+
+const approver = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((s) => !s.startsWith('group:') || /^group:\S+$/.test(s), "'group:' must be followed by a group name");
+
+export const operationSchema = z.discriminatedUnion('operation', [
+  z.strictObject({ operation: z.literal('record') }),
+  z.strictObject({
+    operation: z.literal('http'),
+    url: httpUrl,
+    method: z.enum(['POST', 'PUT']).default('POST'),
+    headers: z
+      .record(z.string().regex(HEADER_TOKEN, 'invalid header name'), z.string().refine((v) => !/[\r\n\0]/.test(v), 'header value must not contain line breaks'))
+      .refine((h) => !Object.keys(h).some((k) => RESERVED_HEADERS.has(k.toLowerCase())), 'Idempotency-Key, Content-Type, Content-Length, Host and Transfer-Encoding are set by the hub')
+      .default({}),
+    timeout: duration(true).default(DEFAULT_TIMEOUT_MS),
+    retries: z.number().int().min(0).max(MAX_RETRIES).default(3),
+  }),
+]);
+
+const modeSchema = z.enum(['one', 'any', 'all']);
+
+export const stepSchema = z.strictObject({
+  approvers: z.array(approver).min(1, 'needs at least one approver'),
+  mode: modeSchema.default('any'),
+});
+
+export const typeSchema = z.strictObject({
+  steps: z.array(stepSchema).min(1, 'needs at least one step (omit steps for approvers per message)').optional(),
+  mode: modeSchema.default('any'),
+  deadline: duration(true).optional(),
+  reminders: duration(true).optional(),
+  processing: z
+    .strictObject({
+      approved: operationSchema.default({ operation: 'record' }),
+      rejected: operationSchema.default({ operation: 'record' }),
+    })
+    .default({ approved: { operation: 'record' }, rejected: { operation: 'record' } }),
+  compensate: operationSchema.optional(),
+  conditions: z.record(z.string(), z.unknown()).optional(),
+  platforms: z.array(name('a platform name')).default([]),
+});
+
+export const webhookSchema = z.strictObject({
+  url: httpUrl,
+  secret: z.string().refine(isWebhookSecret, "must be 'whsec_' followed by 24 to 64 base64-encoded bytes"),
+  events: z.array(z.string().min(1)).optional(),
+});
+
+export const fileSchema = z.strictObject({
+  types: z.record(name('a type name'), typeSchema).default({}),
+  groups: z.record(name('a group name'), z.array(z.string().min(1).refine((s) => !s.startsWith('group:'), 'groups hold user ids, not groups'))).default({}),
+  platforms: z.strictObject({ webhook: webhookSchema.optional() }).default({}),
+  network: z
+    .strictObject({ allow: z.array(z.string().regex(/^[^\s/]+$/, 'must be a host name or an IP address')).default([]) })
+    .default({ allow: [] }),
+});
+
+export type ConfigFile = z.output<typeof fileSchema>;
+export type OperationFile = z.output<typeof operationSchema>;
+
+/** Standard Webhooks secrets: 'whsec_' + base64 of 24 to 64 random bytes. */
+export function isWebhookSecret(s: string): boolean {
+  const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(s);
+  if (!m || m[1]!.length % 4 !== 0) return false;
+  const bytes = Buffer.from(m[1]!, 'base64').length;
+  return bytes >= 24 && bytes <= 64;
+}

@@ -1,0 +1,191 @@
+// The hub: one process's share of Assent. It connects Redis and NATS, takes its share of the
+// partitions, and runs the message host (actors), the outbox relay, the timer poller, the
+// processing worker and one listener per platform. Any number of hubs can run against the same
+// Redis and NATS; they split the partitions between them and take over each other's on a crash.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import type { MessageInput } from '../machines/message.types.ts';
+import { JetStreamTransport, redact } from '../transport/nats/jetstream-transport.ts';
+import { DEFAULT_PARTITIONS } from '../transport/redis/redis-keys.ts';
+import { RedisMessageStore } from '../transport/redis/redis-message-store.ts';
+import { RedisPlatformStore, type PlatformHolding } from '../transport/redis/redis-platform-store.ts';
+import { RedisPortalStore } from '../transport/redis/redis-portal-store.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { PartitionOwnership } from './cluster/partition-ownership.ts';
+import type { AssentConfig } from './config/config.schema.ts';
+import { PlatformListener } from './listeners/platform-listener.ts';
+import type { Platform } from './listeners/platform.ts';
+import { PortalPlatform } from './listeners/portal.platform.ts';
+import { WebhookPlatform } from './listeners/webhook/webhook.platform.ts';
+import { MessageHost, type Caller, type TurnOutcome } from './message/message-host.ts';
+import type { MessageCommand } from './message/message-turn.ts';
+import type { MessageView, TransitionRecord } from './message/message-view.ts';
+import { OutboxRelay } from './message/outbox-relay.ts';
+import { openSnapshot } from './message/snapshot-envelope.ts';
+import { TimerPoller } from './message/timer-poller.ts';
+import { viewOf } from './message/message-view.ts';
+import { compileConditions } from './processing/conditions.ts';
+import { ProcessingWorker } from './processing/processing-worker.ts';
+import { resolveSubmission, type SubmitRequest } from './submission.ts';
+
+export interface HubOptions {
+  redisUrl: string;
+  natsUrl: string;
+  config: AssentConfig;
+  /** Namespace of every Redis key and NATS stream (one deployment, or one test). */
+  prefix?: string;
+  partitions?: number;
+  node?: string;
+  clock?: Clock;
+  leaseTtlMs?: number;
+  tickMs?: number;
+  pollMs?: number;
+  sweepMs?: number;
+  delivery?: { maxAttempts: number; backoffBaseMs: number };
+  ackWaitMs?: number;
+  /** Replace platforms (tests wrap them to observe deliveries). */
+  platforms?: (defaults: Platform[]) => Platform[];
+  log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+export class Hub {
+  private readonly closers: Array<() => Promise<void> | void> = [];
+
+  private constructor(
+    readonly node: string,
+    readonly config: AssentConfig,
+    readonly clock: Clock,
+    readonly store: RedisMessageStore,
+    readonly holdings: RedisPlatformStore,
+    readonly portal: RedisPortalStore,
+    readonly host: MessageHost,
+    readonly ownership: PartitionOwnership,
+    readonly relay: OutboxRelay,
+    readonly timers: TimerPoller,
+    private readonly redis: Redis,
+    private readonly nats: JetStreamTransport,
+  ) {}
+
+  static async start(o: HubOptions): Promise<Hub> {
+    const prefix = o.prefix ?? 'assent';
+    const clock = o.clock ?? systemClock;
+    const node = o.node ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const log = o.log ?? defaultLog;
+    const onError = (e: unknown) => log('warn', (e as Error).message, { cause: String((e as Error).cause ?? '') });
+    const redis = new Redis(o.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 2, lazyConnect: true });
+    redis.on('error', () => {});
+    try {
+      await redis.connect();
+    } catch (cause) {
+      redis.disconnect();
+      throw new Error(`cannot reach Redis at ${redact(o.redisUrl)}`, { cause });
+    }
+    const nats = await JetStreamTransport.connect(o.natsUrl, prefix, `assent ${node}`).catch((e) => {
+      redis.disconnect();
+      throw e;
+    });
+    const store = new RedisMessageStore(redis, prefix, o.partitions ?? DEFAULT_PARTITIONS);
+    const holdings = new RedisPlatformStore(redis, prefix);
+    const portal = new RedisPortalStore(redis, prefix);
+    let relay: OutboxRelay | undefined;
+    let host: MessageHost | undefined;
+    const ownership = new PartitionOwnership(
+      store,
+      { node, leaseTtlMs: o.leaseTtlMs ?? 10_000, tickMs: o.tickMs ?? 2_000, clock },
+      {
+        acquired: (p) => {
+          host?.servePartition(p);
+          relay?.wake(p);
+        },
+        lost: (p) => host?.dropPartition(p),
+      },
+    );
+    host = new MessageHost(store, nats, ownership, clock, (p) => relay?.wake(p), { idleMs: 120_000, forwardTimeoutMs: 15_000 });
+    relay = new OutboxRelay(store, nats, () => ownership.ownedPartitions(), { sweepMs: o.sweepMs ?? 500, batch: 256, onError });
+    const timers = new TimerPoller(store, host, clock, () => ownership.ownedPartitions(), { pollMs: o.pollMs ?? 250, batch: 200, onError });
+    const hub = new Hub(node, o.config, clock, store, holdings, portal, host, ownership, relay, timers, redis, nats);
+
+    await ownership.start();
+    relay.start();
+    timers.start();
+    const defaults: Platform[] = [new PortalPlatform(portal)];
+    if (o.config.platforms.webhook) defaults.push(new WebhookPlatform(o.config.platforms.webhook, clock, o.config.network.allow));
+    const listenerOptions = { maxAttempts: o.delivery?.maxAttempts ?? 8, backoffBaseMs: o.delivery?.backoffBaseMs ?? 500, ackWaitMs: o.ackWaitMs ?? 30_000, onError };
+    const listeners = (o.platforms ? o.platforms(defaults) : defaults).map(
+      (p) => new PlatformListener(p, nats, store, holdings, host, clock, listenerOptions),
+    );
+    const worker = new ProcessingWorker(nats, host, o.config, compileConditions(o.config.types), { ackWaitMs: o.ackWaitMs ?? 30_000 });
+    await Promise.all([...listeners.map((l) => l.start()), worker.start()]);
+    const passivation = setInterval(() => host.passivateIdle(), 30_000);
+    passivation.unref();
+    hub.closers.push(
+      () => clearInterval(passivation),
+      () => worker.stop(),
+      ...listeners.map((l) => () => l.stop()),
+      () => timers.stop(),
+      () => relay.stop(),
+    );
+    log('info', 'hub started', { node, partitions: store.partitions, owned: ownership.ownedPartitions().length });
+    return hub;
+  }
+
+  /** Submits a message (claim 1.1) and routes it (claim 1.2); answers once routing has committed. */
+  async submit(requester: Caller & { user: string }, request: SubmitRequest, opts: { id?: string; eventId?: string } = {}): Promise<TurnOutcome & { id: string }> {
+    const id = opts.id ?? newMessageId();
+    const input: MessageInput = resolveSubmission(this.config, id, requester.user, request);
+    const outcome = await this.host.run({ kind: 'submit', messageId: id, input, caller: this.withGroups(requester), ...(opts.eventId ? { eventId: opts.eventId } : {}) });
+    return { ...outcome, id };
+  }
+
+  /** Sends an event to a message on behalf of `caller` (a person, or a platform). */
+  send(messageId: string, event: MessageCommand, caller: Caller, eventId?: string): Promise<TurnOutcome> {
+    return this.host.run({ kind: 'event', messageId, event, caller: this.withGroups(caller), ...(eventId ? { eventId } : {}) });
+  }
+
+  /** The canonical record, as stored: the latest committed view and what each platform holds. */
+  async message(id: string): Promise<(MessageView & { platforms: Record<string, PlatformHolding | undefined> }) | undefined> {
+    const stored = await this.store.loadMessage(id);
+    if (!stored) return undefined;
+    const view = viewOf(openSnapshot(stored.envelope), stored.version, stored.updatedAt);
+    view.createdAt = stored.createdAt;
+    return { ...view, platforms: await this.holdings.holdings(id, view.distributeTo) };
+  }
+
+  async history(id: string): Promise<TransitionRecord[]> {
+    return (await this.store.readLog(id)).map((e) => JSON.parse(e.entry) as TransitionRecord);
+  }
+
+  /** Groups come from the caller's token and from the configuration. */
+  private withGroups(caller: Caller): Caller {
+    if (!caller.user) return caller;
+    const configured = Object.entries(this.config.groups).filter(([, users]) => users.includes(caller.user!)).map(([g]) => g);
+    return { ...caller, groups: [...new Set([...(caller.groups ?? []), ...configured])] };
+  }
+
+  /** Graceful stop: finish what is in flight, hand the partitions back, close connections. */
+  async stop(): Promise<void> {
+    for (const close of this.closers) await close();
+    await this.ownership.stop();
+    this.host.stop();
+    await this.nats.close();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** What `kill -9` leaves: nothing released, nothing flushed (tests use it). */
+  async crash(): Promise<void> {
+    this.ownership.halt();
+    this.host.stop();
+    this.redis.disconnect();
+    await this.nats.close().catch(() => {});
+    for (const close of this.closers) await Promise.resolve().then(close).catch(() => {});
+  }
+}
+
+export function newMessageId(): string {
+  return `${Date.now().toString(36)}${randomBytes(8).toString('hex')}`;
+}
+
+function defaultLog(level: string, message: string, fields?: Record<string, unknown>): void {
+  process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), message, ...fields })}\n`);
+}

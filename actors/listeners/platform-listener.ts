@@ -1,0 +1,125 @@
+// A platform listener actor: reads every committed transition from JetStream through the
+// platform's durable consumer (shared by all hub processes) and brings the platform up to date.
+//
+// Modes of one received transition (version v of message M), one at a time per message:
+//   stale      the platform already holds v or later (a redelivery, or overtaken): ack, nothing else.
+//   gap        it holds less than v - 1 (JetStream redelivery breaks order): the missing versions
+//              are read from the message log and delivered first, in order.
+//   deliver    the platform shows v; the version it now holds is recorded (only ever forward);
+//              a delivered result (a `validated` transition) is reported to M as DELIVERED.
+//   retry      a retryable failure: nak with the backoff delay (or the platform's Retry-After);
+//              JetStream redelivers v later.
+//   dead       permanent failure, or the retry budget is spent: a dead letter is written, the
+//              platform is recorded as failed at v, and M hears DELIVERY_FAILED for a result.
+import type { JetStreamTransport, InboundMessage } from '../../transport/nats/jetstream-transport.ts';
+import type { RedisMessageStore } from '../../transport/redis/redis-message-store.ts';
+import type { RedisPlatformStore } from '../../transport/redis/redis-platform-store.ts';
+import type { Clock } from '../clock.ts';
+import type { MessageHost } from '../message/message-host.ts';
+import type { TransitionRecord } from '../message/message-view.ts';
+import { backoffDelayMs } from './backoff.ts';
+import type { Platform } from './platform.ts';
+
+export interface ListenerOptions {
+  /** Deliveries of one transition before it becomes a dead letter. */
+  maxAttempts: number;
+  backoffBaseMs: number;
+  ackWaitMs: number;
+  onError: (e: unknown) => void;
+}
+
+export class PlatformListener {
+  private readonly mailboxes = new Map<string, Promise<void>>();
+  private stopConsuming: (() => Promise<void>) | undefined;
+
+  constructor(
+    readonly platform: Platform,
+    private readonly nats: JetStreamTransport,
+    private readonly messages: RedisMessageStore,
+    private readonly holdings: RedisPlatformStore,
+    private readonly host: MessageHost,
+    private readonly clock: Clock,
+    private readonly opts: ListenerOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    this.stopConsuming = await this.nats.consume(
+      this.nats.names.transitions,
+      { durable: `platform-${this.platform.name}`, ackWaitMs: this.opts.ackWaitMs, maxAckPending: 1000 },
+      (m) => this.receive(m),
+    );
+  }
+
+  private receive(m: InboundMessage): Promise<void> {
+    const record = JSON.parse(m.data) as TransitionRecord;
+    const id = record.messageId;
+    const turn = (this.mailboxes.get(id) ?? Promise.resolve()).then(() => this.handle(record, m));
+    const settled = turn.catch((e) => {
+      this.opts.onError(e);
+      m.retryAfter(this.retryDelay(m.deliveryCount));
+    });
+    this.mailboxes.set(id, settled);
+    void settled.then(() => {
+      if (this.mailboxes.get(id) === settled) this.mailboxes.delete(id);
+    });
+    return settled;
+  }
+
+  private async handle(record: TransitionRecord, m: InboundMessage): Promise<void> {
+    const held = (await this.holdings.holding(this.platform.name, record.messageId))?.version ?? 0;
+    if (record.version <= held) return m.ack();
+    const missing = record.version > held + 1
+      ? (await this.messages.readLog(record.messageId, held + 1, record.version - 1)).map((e) => JSON.parse(e.entry) as TransitionRecord)
+      : [];
+    for (const r of [...missing, record]) {
+      const retryInMs = await this.apply(r, m.deliveryCount);
+      if (retryInMs !== undefined) return m.retryAfter(retryInMs);
+    }
+    await m.ack();
+  }
+
+  /** Brings the platform to version `r`; answers a delay when it should be tried again later. */
+  private async apply(r: TransitionRecord, attempt: number): Promise<number | undefined> {
+    const name = this.platform.name;
+    const now = this.clock.now();
+    if (!this.platform.wants(r)) {
+      await this.holdings.markSynced(name, r.messageId, { version: r.version, status: 'skipped', at: now, lagMs: now - r.at });
+      return undefined;
+    }
+    const result = await this.platform.deliver(r);
+    if (result.ok) {
+      const done = this.clock.now();
+      await this.holdings.markSynced(name, r.messageId, { version: r.version, status: 'delivered', at: done, lagMs: done - r.at });
+      if (this.isResultFor(r)) await this.report(r, { type: 'DELIVERED', platform: name });
+      return undefined;
+    }
+    if (result.retryable && attempt < this.opts.maxAttempts) return result.retryAfterMs ?? this.retryDelay(attempt);
+    await this.holdings.deadLetter({ platform: name, messageId: r.messageId, version: r.version, error: result.error, attempts: attempt, at: now });
+    await this.holdings.markSynced(name, r.messageId, { version: r.version, status: 'failed', at: now, lagMs: now - r.at });
+    if (this.isResultFor(r)) await this.report(r, { type: 'DELIVERY_FAILED', platform: name, error: result.error });
+    return undefined;
+  }
+
+  private isResultFor(r: TransitionRecord): boolean {
+    return r.to === 'validated' && r.message.distributeTo.includes(this.platform.name);
+  }
+
+  private async report(r: TransitionRecord, event: { type: 'DELIVERED'; platform: string } | { type: 'DELIVERY_FAILED'; platform: string; error: string }) {
+    await this.host.run({
+      kind: 'event',
+      messageId: r.messageId,
+      event,
+      eventId: `${event.type.toLowerCase()}:${this.platform.name}:${r.version}`,
+      caller: { platform: this.platform.name },
+    });
+  }
+
+  private retryDelay(attempt: number): number {
+    return backoffDelayMs(Math.max(1, attempt), { baseMs: this.opts.backoffBaseMs });
+  }
+
+  async stop(): Promise<void> {
+    await this.stopConsuming?.();
+    await Promise.allSettled([...this.mailboxes.values()]);
+  }
+}

@@ -1,0 +1,153 @@
+// One attempt to deliver a webhook to a subscriber, signed per Standard Webhooks. It makes no retry
+// itself: it classifies the outcome (ok / retryable with an optional Retry-After hint / permanent) so
+// the listener that owns the schedule (see ../backoff.ts) decides when to try again. The URL passes the
+// outbound policy first and redirects are never followed (a redirect could lead past that policy), the
+// answer is read up to 64 KiB and then cancelled so a hostile or chatty endpoint cannot hold sockets
+// or memory, and the secret never reaches an error string.
+//
+// `timestampSeconds` is both the `webhook-timestamp` header and the body's `timestamp`: callers pass the
+// time of this attempt (receivers refuse signatures older than about five minutes), not the event's.
+import { assertOutboundUrl, OutboundUrlRefused } from '../../outbound/outbound-url.ts';
+import { signWebhook, WEBHOOK_SECRET_PREFIX } from './standard-webhooks.ts';
+
+export interface WebhookDelivery { id: string; type: string; timestampSeconds: number; data: unknown }
+export type DeliveryResult =
+  | { ok: true; status: number }
+  | { ok: false; retryable: boolean; retryAfterMs?: number; status?: number; error: string };
+export interface DeliverWebhookOptions { allow: readonly string[]; timeoutMs?: number; fetch?: typeof fetch }
+
+export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
+export const MAX_RESPONSE_READ_BYTES = 64 * 1024;
+/** Retry-After hints beyond this are capped, so one endpoint cannot park deliveries indefinitely. */
+export const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
+export const WEBHOOK_USER_AGENT = 'Assent-Webhooks/1';
+const SNIPPET_CHARS = 200;
+
+export async function deliverWebhook(
+  target: { url: string; secret: string }, delivery: WebhookDelivery, opts: DeliverWebhookOptions,
+): Promise<DeliveryResult> {
+  const redact = redactor(target.secret);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
+  const doFetch = opts.fetch ?? fetch;
+
+  let body: string;
+  let signature: string;
+  try {
+    body = JSON.stringify({ type: delivery.type, timestamp: new Date(delivery.timestampSeconds * 1000).toISOString(), data: delivery.data ?? null });
+    signature = signWebhook(target.secret, delivery.id, delivery.timestampSeconds, body);
+  } catch (err) {
+    return { ok: false, retryable: false, error: redact(`cannot build the delivery: ${(err as Error).message}`) };
+  }
+
+  try {
+    await assertOutboundUrl(target.url, opts.allow);
+  } catch (err) {
+    if (err instanceof OutboundUrlRefused) return { ok: false, retryable: false, error: redact(err.message) };
+    // DNS trouble (ENOTFOUND, EAI_AGAIN, ...) may be transient.
+    return { ok: false, retryable: true, error: redact(`cannot resolve host: ${errorCode(err) ?? (err as Error).message}`) };
+  }
+
+  const signal = AbortSignal.timeout(timeoutMs);
+  let res: Response;
+  try {
+    res = await doFetch(target.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': WEBHOOK_USER_AGENT,
+        'webhook-id': delivery.id,
+        'webhook-timestamp': String(delivery.timestampSeconds),
+        'webhook-signature': signature,
+      },
+      body,
+      redirect: 'manual',
+      signal,
+    });
+  } catch (err) {
+    return { ok: false, retryable: true, error: redact(networkError(err, timeoutMs)) };
+  }
+
+  const status = res.status;
+  // Read a bounded prefix (lets the connection be reused for small answers) and cancel the rest.
+  const text = await readPrefix(res, MAX_RESPONSE_READ_BYTES);
+  if (status >= 200 && status < 300) return { ok: true, status };
+
+  const detail = text ? `: ${snippet(text)}` : '';
+  if (status >= 300 && status < 400) {
+    return { ok: false, retryable: false, status, error: `HTTP ${status}: redirects are not followed; update the webhook URL` };
+  }
+  if (status === 408 || status === 429 || status >= 500) {
+    const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.headers.get('retry-after')) : undefined;
+    return {
+      ok: false, retryable: true, status, error: redact(`HTTP ${status}${detail}`),
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    };
+  }
+  if (status === 410) return { ok: false, retryable: false, status, error: 'HTTP 410 Gone: the endpoint asks to stop deliveries' };
+  return { ok: false, retryable: false, status, error: redact(`HTTP ${status}${detail}`) };
+}
+
+/** Reads at most `limit` bytes of the body as UTF-8 and always releases the stream. Never throws. */
+async function readPrefix(res: Response, limit: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let finished = false;
+  try {
+    while (size < limit) {
+      const { done, value } = await reader.read();
+      if (done) {
+        finished = true;
+        break;
+      }
+      const room = limit - size;
+      chunks.push(value.byteLength > room ? value.subarray(0, room) : value);
+      size += Math.min(value.byteLength, room);
+    }
+  } catch {
+    // A reset or the timeout while reading: the status already tells the outcome.
+  } finally {
+    if (!finished) await reader.cancel().catch(() => undefined);
+    reader.releaseLock();
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** One line, printable, short: safe to put into an error that ends up in logs. */
+function snippet(text: string): string {
+  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return flat.length > SNIPPET_CHARS ? `${flat.slice(0, SNIPPET_CHARS)}...` : flat;
+}
+
+/** Removes the secret (with or without its prefix) from a message, should anything ever echo it. */
+function redactor(secret: string): (message: string) => string {
+  const bare = typeof secret === 'string' && secret.startsWith(WEBHOOK_SECRET_PREFIX) ? secret.slice(WEBHOOK_SECRET_PREFIX.length) : secret;
+  const needles = [secret, bare].filter((s): s is string => typeof s === 'string' && s.length >= 8);
+  return (message) => needles.reduce((m, n) => m.split(n).join('[redacted]'), message);
+}
+
+function errorCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+function networkError(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `timed out after ${timeoutMs} ms`;
+  return `network error: ${errorCode(err) ?? (err as Error)?.message ?? String(err)}`;
+}
+
+/** Retry-After as delay-seconds or an HTTP date, in ms from now, capped; undefined when absent or invalid. */
+function parseRetryAfter(value: string | null): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  let ms: number;
+  if (/^\d+$/.test(v)) ms = Number(v) * 1000;
+  else if (/[A-Za-z]/.test(v)) ms = Date.parse(v) - Date.now(); // an HTTP date always names a day or month
+  else return undefined;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+}

@@ -1,0 +1,67 @@
+// The processing worker: runs the processing operation a decision selected (claim 1.4), checks the
+// processing data against the type's conditions (claim 1.5), and answers the message actor with
+// PROCESSED or PROCESSING_FAILED. Commands arrive through a JetStream work queue shared by every hub
+// process; one is acked only after the actor has the answer, so a crash mid-operation runs it again
+// with the same idempotency key (the endpoint drops the copy) and the answer's event id makes the
+// actor apply it once.
+import type { InboundMessage, JetStreamTransport } from '../../transport/nats/jetstream-transport.ts';
+import type { AssentConfig } from '../config/config.schema.ts';
+import type { MessageHost } from '../message/message-host.ts';
+import type { ProcessingCommand } from '../message/message-turn.ts';
+import type { ConditionsCheck } from './conditions.ts';
+import { runOperation, type OperationOutcome } from './run-operation.ts';
+
+export class ProcessingWorker {
+  private stopConsuming: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly nats: JetStreamTransport,
+    private readonly host: MessageHost,
+    private readonly config: AssentConfig,
+    private readonly conditions: ConditionsCheck,
+    private readonly opts: { ackWaitMs: number; fetch?: typeof fetch },
+  ) {}
+
+  async start(): Promise<void> {
+    this.stopConsuming = await this.nats.consume(
+      this.nats.names.commands,
+      { durable: 'processing', ackWaitMs: this.opts.ackWaitMs, maxAckPending: 256 },
+      (m) => this.handle(m),
+    );
+  }
+
+  private async handle(m: InboundMessage): Promise<void> {
+    const command = JSON.parse(m.data) as ProcessingCommand;
+    const keepAlive = setInterval(() => m.inProgress(), Math.max(1000, this.opts.ackWaitMs / 3));
+    try {
+      const outcome = await this.process(command);
+      const event = outcome.ok
+        ? { type: 'PROCESSED' as const, key: command.key, data: outcome.data, verdict: verdictOf(this.conditions(command.type, outcome.data)) }
+        : { type: 'PROCESSING_FAILED' as const, key: command.key, error: outcome.error, unknown: outcome.unknown };
+      await this.host.run({
+        kind: 'event', messageId: command.messageId, event, eventId: `processed:${command.idempotencyKey}`, caller: { platform: 'assent' },
+      });
+      await m.ack();
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  private process(c: ProcessingCommand): Promise<OperationOutcome> {
+    const type = this.config.types[c.type];
+    if (!type) return Promise.resolve({ ok: false, permanent: true, unknown: false, error: `message type ${c.type} is no longer configured` });
+    const input = {
+      messageId: c.messageId, idempotencyKey: c.idempotencyKey, type: c.type, title: c.title, payload: c.payload,
+      requester: c.requester, decision: c.decision, decisions: c.votes,
+    };
+    return runOperation(type.processing[c.decision], input, { allow: this.config.network.allow, ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}) });
+  }
+
+  async stop(): Promise<void> {
+    await this.stopConsuming?.();
+  }
+}
+
+function verdictOf(r: { ok: true } | { ok: false; errors: string[] }): { ok: boolean; errors: string[] } {
+  return r.ok ? { ok: true, errors: [] } : { ok: false, errors: r.errors };
+}

@@ -1,0 +1,50 @@
+// From a submit request to the message's input: the type's rules applied (who approves, in which
+// mode, deadline, reminders, platforms). Refusals are the caller's fault and carry a stable code.
+import type { ApprovalStep, MessageInput } from '../machines/message.types.ts';
+import type { AssentConfig } from './config/config.schema.ts';
+
+export interface SubmitRequest {
+  type: string;
+  title: string;
+  payload: unknown;
+  approvers?: string[];
+}
+
+export type SubmissionRefusal = 'MESSAGE_TYPE_UNKNOWN' | 'MESSAGE_APPROVERS_REQUIRED' | 'MESSAGE_APPROVERS_FIXED' | 'MESSAGE_SELF_APPROVAL' | 'MESSAGE_APPROVERS_INVALID';
+
+export class SubmissionRefused extends Error {
+  constructor(readonly code: SubmissionRefusal, message: string) {
+    super(message);
+    this.name = 'SubmissionRefused';
+  }
+}
+
+export function resolveSubmission(config: AssentConfig, id: string, requester: string, request: SubmitRequest): MessageInput {
+  const type = config.types[request.type];
+  if (!type) throw new SubmissionRefused('MESSAGE_TYPE_UNKNOWN', `no message type ${request.type}`);
+  let steps: ApprovalStep[];
+  if (type.steps) {
+    if (request.approvers?.length) throw new SubmissionRefused('MESSAGE_APPROVERS_FIXED', `type ${type.name} fixes its approvers`);
+    steps = type.steps.map((s) => ({ approvers: [...s.approvers], mode: s.mode }));
+  } else {
+    const approvers = [...new Set(request.approvers ?? [])];
+    if (approvers.length === 0) throw new SubmissionRefused('MESSAGE_APPROVERS_REQUIRED', `type ${type.name} needs approvers`);
+    if (approvers.some((a) => a === '' || a === 'group:')) throw new SubmissionRefused('MESSAGE_APPROVERS_INVALID', 'an approver is empty');
+    if (type.mode === 'one' && approvers.length !== 1) throw new SubmissionRefused('MESSAGE_APPROVERS_INVALID', `type ${type.name} takes exactly one approver`);
+    steps = [{ approvers, mode: type.mode }];
+  }
+  if (steps.some((s) => s.approvers.includes(requester))) {
+    throw new SubmissionRefused('MESSAGE_SELF_APPROVAL', 'the requester cannot approve their own message');
+  }
+  return {
+    id,
+    type: type.name,
+    title: request.title,
+    payload: request.payload,
+    requester,
+    steps,
+    platforms: [...type.platforms],
+    ...(type.deadlineMs ? { deadlineMs: type.deadlineMs } : {}),
+    ...(type.reminderMs ? { reminderMs: type.reminderMs } : {}),
+  };
+}

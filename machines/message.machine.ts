@@ -1,0 +1,279 @@
+// The message machine: one interactive message's lifecycle, as the patent's claims describe it.
+//
+//   pending ─ROUTE─> approving ─APPROVE/REJECT─> processing ─PROCESSED─> validated ─DELIVERED(all)─> distributed
+//                      │  └─RETURN─┐                 │  └─fails conditions─┐          │                │
+//                      │           v                 │                     v          │                │
+//                      │   rejected-for-revision <───┼──────────────────────┘          │                │
+//                      │     └─REVISE─> approving (returned) / processing (conditions) │                │
+//                      └─DEADLINE──────────> exception <─PROCESSING_FAILED─────DELIVERY_FAILED──ANOMALY_FOUND
+//                                              └─RESOLVE_EXCEPTION─> the state it interrupted, or onward
+//   WITHDRAW (requester, before a decision) ─> withdrawn (final)
+//
+// Pure: no I/O, no clocks. Time and identity arrive in `event.meta`; delayed events are declared
+// with `raise(..., { delay, id })` / `cancel(id)` and made durable by the runtime, which turns them
+// into Redis timers (XState's own timers are not persisted). Side effects are the named action
+// `requestProcessing`, which the runtime turns into a command whose result comes back as an event.
+import { and, assign, cancel, enqueueActions, raise, setup } from 'xstate';
+import { approvalCompletesStep, approverEntryFor, votesOfStep } from './approval-rules.ts';
+import type {
+  Anomaly, Decision, EventMeta, ExceptionAction, MessageContext, MessageEvent, MessageInput, TopState, Vote,
+} from './message.types.ts';
+
+/** Bump when a change makes old persisted snapshots need a migration (see actors/snapshot-envelope.ts). */
+export const MESSAGE_MACHINE_VERSION = 1;
+
+type Ev<T extends MessageEvent['type']> = Extract<MessageEvent, { type: T }>;
+type Args = { context: MessageContext; event: MessageEvent };
+
+function processingKey(meta: EventMeta): string {
+  return `v${meta.version}`;
+}
+
+function completesStep(context: MessageContext, meta: EventMeta): boolean {
+  const step = context.steps[context.step];
+  const entry = approverEntryFor(context, meta);
+  if (!step || !entry) return false;
+  const approved = votesOfStep(context, context.step).filter((v) => v.decision === 'approve').map((v) => v.as);
+  return approvalCompletesStep(step, approved, entry);
+}
+
+/** What went wrong, from the event that found it. */
+function anomalyOf(event: MessageEvent): Omit<Anomaly, 'detectedAt'> {
+  const id = `${event.type === 'ANOMALY_FOUND' ? event.anomaly.kind : event.type.toLowerCase()}-v${event.meta.version}`;
+  switch (event.type) {
+    case 'DEADLINE':
+      return { id: `deadline-passed-v${event.meta.version}`, kind: 'deadline-passed', detail: 'no decision before the approval deadline' };
+    case 'PROCESSING_FAILED':
+      return { id, kind: event.unknown ? 'outcome-unknown' : 'processing-failed', detail: event.error };
+    case 'DELIVERY_FAILED':
+      return { id, kind: 'delivery-failed', platform: event.platform, detail: event.error, location: { platform: event.platform } };
+    case 'ANOMALY_FOUND':
+      return { ...event.anomaly, id: event.anomaly.id ?? id };
+    default:
+      throw new Error(`${event.type} does not describe an anomaly`);
+  }
+}
+
+/** Guard for RESOLVE_EXCEPTION: the requester answers an open anomaly with one of these actions. */
+const resolves = (actions: ExceptionAction[], interrupted: TopState[]) =>
+  ({ context, event }: Args) => {
+    if (event.type !== 'RESOLVE_EXCEPTION' || event.meta.user !== context.requester) return false;
+    if (!context.anomalies.some((a) => a.id === event.anomalyId)) return false;
+    return actions.includes(event.action) && context.interrupted !== undefined && interrupted.includes(context.interrupted);
+  };
+
+function anomalyAnswered(context: MessageContext, event: MessageEvent): Anomaly | undefined {
+  return event.type === 'RESOLVE_EXCEPTION' ? context.anomalies.find((a) => a.id === event.anomalyId) : undefined;
+}
+
+const isRequester = ({ context, event }: Args) => event.meta.user !== undefined && event.meta.user === context.requester;
+
+export const messageMachine = setup({
+  types: {} as { context: MessageContext; events: MessageEvent; input: MessageInput },
+  actions: {
+    // Implemented by the runtime: run the decision's processing operation with this idempotency key.
+    requestProcessing: (_, _params: { decision: Decision; key: string }) => {},
+    recordVote: assign(({ context, event }, params: { decision: Vote['decision'] }) => {
+      const e = event as Ev<'APPROVE' | 'REJECT' | 'RETURN'>;
+      const vote: Vote = {
+        user: e.meta.user ?? 'unknown',
+        as: approverEntryFor(context, e.meta) ?? e.meta.user ?? 'unknown',
+        step: context.step,
+        decision: params.decision,
+        at: e.meta.at,
+        ...(e.comment !== undefined ? { comment: e.comment } : {}),
+        ...(e.meta.platform !== undefined ? { platform: e.meta.platform } : {}),
+      };
+      return { votes: [...context.votes, vote] };
+    }),
+    nextStep: assign({ step: ({ context }) => context.step + 1 }),
+    decide: assign(({ event }, params: { decision: Decision }) => ({
+      decision: params.decision,
+      processingKey: processingKey(event.meta),
+    })),
+    recordReturn: assign(({ event }) => ({
+      returned: { by: event.meta.user ?? 'unknown', comment: (event as Ev<'RETURN'>).comment },
+    })),
+    countReminder: assign({ reminders: ({ context }) => context.reminders + 1 }),
+    armApprovalTimers: enqueueActions(({ context, enqueue }) => {
+      if (context.deadlineMs) enqueue.raise({ type: 'DEADLINE' } as MessageEvent, { delay: context.deadlineMs, id: 'deadline' });
+      if (context.reminderMs) enqueue.raise({ type: 'REMIND' } as MessageEvent, { delay: context.reminderMs, id: 'remind' });
+    }),
+    armReminder: enqueueActions(({ context, enqueue }) => {
+      if (context.reminderMs) enqueue.raise({ type: 'REMIND' } as MessageEvent, { delay: context.reminderMs, id: 'remind' });
+    }),
+    recordResult: assign(({ event }) => {
+      const e = event as Ev<'PROCESSED'>;
+      return e.verdict.ok
+        ? { result: e.data, conditionErrors: undefined, delivered: [] }
+        : { result: e.data, conditionErrors: e.verdict.errors, returned: undefined };
+    }),
+    markDelivered: assign(({ context, event }) => ({ delivered: [...context.delivered, (event as Ev<'DELIVERED'>).platform] })),
+    resetDeliveries: assign({ delivered: [] }),
+    revise: assign(({ context, event }, params: { backToApprovers: boolean }) => {
+      const e = event as Ev<'REVISE'>;
+      return {
+        title: e.title ?? context.title,
+        payload: e.payload !== undefined ? e.payload : context.payload,
+        revision: context.revision + 1,
+        ...(params.backToApprovers
+          ? { step: 0, votes: [], returned: undefined, decision: undefined }
+          : { processingKey: processingKey(e.meta), conditionErrors: undefined }),
+      };
+    }),
+    withdraw: assign({ withdrawReason: ({ event }) => (event as Ev<'WITHDRAW'>).reason }),
+    openAnomaly: assign(({ context, event }, params: { from: TopState }) => ({
+      interrupted: params.from,
+      anomalies: [...context.anomalies, { ...anomalyOf(event), detectedAt: event.meta.at }],
+    })),
+    addAnomaly: assign(({ context, event }) => ({
+      anomalies: [...context.anomalies, { ...anomalyOf(event), detectedAt: event.meta.at }],
+    })),
+    closeAnomaly: assign(({ context, event }) => {
+      const e = event as Ev<'RESOLVE_EXCEPTION'>;
+      const anomaly = anomalyAnswered(context, e)!;
+      const resolved = { ...anomaly, action: e.action, resolvedBy: e.meta.user ?? 'unknown', resolvedAt: e.meta.at, ...(e.reason ? { reason: e.reason } : {}) };
+      return {
+        anomalies: context.anomalies.filter((a) => a.id !== e.anomalyId),
+        resolvedAnomalies: [...context.resolvedAnomalies, resolved],
+        // Dismissing a failed delivery accepts that the platform will not hold this result.
+        delivered: e.action === 'dismiss' && anomaly.platform ? [...new Set([...context.delivered, anomaly.platform])] : context.delivered,
+      };
+    }),
+  },
+  guards: {
+    isRequester,
+    isCurrentApprover: ({ context, event }) => approverEntryFor(context, event.meta) !== undefined,
+    completesStep: ({ context, event }) => completesStep(context, event.meta),
+    completesLastStep: ({ context, event }) => completesStep(context, event.meta) && context.step === context.steps.length - 1,
+    hasApprovers: ({ context }) => context.steps.length > 0 && context.steps.every((s) => s.approvers.length > 0),
+    isCurrentProcessing: ({ context, event }) =>
+      (event.type === 'PROCESSED' || event.type === 'PROCESSING_FAILED') && event.key === context.processingKey,
+    meetsConditions: ({ event }) => event.type === 'PROCESSED' && event.verdict.ok,
+    wasReturned: ({ context }) => context.returned !== undefined,
+    awaitsDelivery: ({ context, event }) =>
+      (event.type === 'DELIVERED' || event.type === 'DELIVERY_FAILED') &&
+      context.platforms.includes(event.platform) && !context.delivered.includes(event.platform),
+    completesDelivery: ({ context, event }) =>
+      event.type === 'DELIVERED' && context.platforms.every((p) => p === event.platform || context.delivered.includes(p)),
+    retriesApproval: resolves(['retry', 'dismiss'], ['approving']),
+    retriesProcessing: resolves(['retry'], ['processing']),
+    resyncs: resolves(['resync', 'retry'], ['validated', 'distributed']),
+    dismissesDrift: resolves(['dismiss'], ['distributed']),
+    dismissesDelivery: resolves(['dismiss'], ['validated']),
+    completesDeliveryByDismissal: ({ context, event }) => {
+      const platform = anomalyAnswered(context, event)?.platform;
+      return context.platforms.every((p) => p === platform || context.delivered.includes(p));
+    },
+  },
+}).createMachine({
+  id: 'message',
+  context: ({ input }) => ({
+    ...input,
+    step: 0,
+    votes: [],
+    revision: 0,
+    delivered: [],
+    reminders: 0,
+    anomalies: [],
+    resolvedAnomalies: [],
+  }),
+  initial: 'pending',
+  states: {
+    pending: {
+      // Routing is a durable timer due at once: the runtime fires it right after the submit commits,
+      // and the timer poller fires it after a crash between the two, so no message stays pending.
+      entry: raise({ type: 'ROUTE' } as MessageEvent, { delay: 0, id: 'route' }),
+      exit: cancel('route'),
+      on: {
+        ROUTE: { guard: 'hasApprovers', target: 'approving' },
+        WITHDRAW: { guard: 'isRequester', target: 'withdrawn', actions: 'withdraw' },
+      },
+    },
+    approving: {
+      entry: 'armApprovalTimers',
+      exit: [cancel('deadline'), cancel('remind')],
+      on: {
+        APPROVE: [
+          {
+            guard: 'completesLastStep',
+            target: 'processing',
+            actions: [{ type: 'recordVote', params: { decision: 'approve' } }, { type: 'decide', params: { decision: 'approved' } }],
+          },
+          { guard: 'completesStep', actions: [{ type: 'recordVote', params: { decision: 'approve' } }, 'nextStep'] },
+          { guard: 'isCurrentApprover', actions: { type: 'recordVote', params: { decision: 'approve' } } },
+        ],
+        // One rejection decides in every mode: the decision selects the `rejected` processing operation.
+        REJECT: {
+          guard: 'isCurrentApprover',
+          target: 'processing',
+          actions: [{ type: 'recordVote', params: { decision: 'reject' } }, { type: 'decide', params: { decision: 'rejected' } }],
+        },
+        RETURN: {
+          guard: 'isCurrentApprover',
+          target: 'rejected-for-revision',
+          actions: [{ type: 'recordVote', params: { decision: 'return' } }, 'recordReturn'],
+        },
+        WITHDRAW: { guard: 'isRequester', target: 'withdrawn', actions: 'withdraw' },
+        REMIND: { actions: ['countReminder', 'armReminder'] },
+        DEADLINE: { target: 'exception', actions: { type: 'openAnomaly', params: { from: 'approving' } } },
+        ANOMALY_FOUND: { target: 'exception', actions: { type: 'openAnomaly', params: { from: 'approving' } } },
+      },
+    },
+    processing: {
+      entry: {
+        type: 'requestProcessing',
+        params: ({ context }) => ({ decision: context.decision ?? 'approved', key: context.processingKey ?? 'v0' }),
+      },
+      on: {
+        PROCESSED: [
+          { guard: and(['isCurrentProcessing', 'meetsConditions']), target: 'validated', actions: 'recordResult' },
+          // Claim 6: processing data that fails the conditions goes back to the requester with the result.
+          { guard: 'isCurrentProcessing', target: 'rejected-for-revision', actions: 'recordResult' },
+        ],
+        PROCESSING_FAILED: { guard: 'isCurrentProcessing', target: 'exception', actions: { type: 'openAnomaly', params: { from: 'processing' } } },
+        ANOMALY_FOUND: { target: 'exception', actions: { type: 'openAnomaly', params: { from: 'processing' } } },
+      },
+    },
+    validated: {
+      on: {
+        DELIVERED: [
+          { guard: and(['awaitsDelivery', 'completesDelivery']), target: 'distributed', actions: 'markDelivered' },
+          { guard: 'awaitsDelivery', actions: 'markDelivered' },
+        ],
+        DELIVERY_FAILED: { guard: 'awaitsDelivery', target: 'exception', actions: { type: 'openAnomaly', params: { from: 'validated' } } },
+        ANOMALY_FOUND: { target: 'exception', actions: { type: 'openAnomaly', params: { from: 'validated' } } },
+      },
+    },
+    'rejected-for-revision': {
+      on: {
+        REVISE: [
+          // Returned by an approver: the revision goes back to the approvers; failed conditions: processed again.
+          { guard: and(['isRequester', 'wasReturned']), target: 'approving', actions: { type: 'revise', params: { backToApprovers: true } } },
+          { guard: 'isRequester', target: 'processing', actions: { type: 'revise', params: { backToApprovers: false } } },
+        ],
+        WITHDRAW: { guard: 'isRequester', target: 'withdrawn', actions: 'withdraw' },
+      },
+    },
+    distributed: {
+      on: {
+        ANOMALY_FOUND: { target: 'exception', actions: { type: 'openAnomaly', params: { from: 'distributed' } } },
+      },
+    },
+    exception: {
+      on: {
+        RESOLVE_EXCEPTION: [
+          { guard: 'retriesApproval', target: 'approving', actions: 'closeAnomaly' },
+          { guard: 'retriesProcessing', target: 'processing', actions: 'closeAnomaly' },
+          { guard: 'resyncs', target: 'validated', actions: ['closeAnomaly', 'resetDeliveries'] },
+          { guard: 'dismissesDrift', target: 'distributed', actions: 'closeAnomaly' },
+          { guard: and(['dismissesDelivery', 'completesDeliveryByDismissal']), target: 'distributed', actions: 'closeAnomaly' },
+          { guard: 'dismissesDelivery', target: 'validated', actions: 'closeAnomaly' },
+        ],
+        // A second problem found while one is open joins the list; the requester answers each.
+        ANOMALY_FOUND: { actions: 'addAnomaly' },
+      },
+    },
+    withdrawn: { type: 'final' },
+  },
+});

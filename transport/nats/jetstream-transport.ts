@@ -1,0 +1,177 @@
+// NATS JetStream for the hub: the transitions stream that every platform's durable consumer reads,
+// the commands stream that processing workers share, and core request/reply that routes a turn to
+// the hub process owning the message's partition. Only this folder imports `nats`, so a move to the
+// `@nats-io/*` v3 packages stays here.
+import {
+  AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, connect, headers, nanos,
+  type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection, type Subscription,
+} from 'nats';
+import { TransportError } from '../transport-error.ts';
+
+export interface StreamNames {
+  transitions: string;
+  commands: string;
+  transitionSubject: (messageId: string) => string;
+  commandSubject: (messageId: string) => string;
+  turnSubject: (partition: number) => string;
+}
+
+/** `prefix` isolates one hub deployment (and each test) from another on a shared NATS server. */
+export function streamNames(prefix: string): StreamNames {
+  const p = prefix.replace(/[^A-Za-z0-9_-]/g, '_');
+  return {
+    transitions: `${p.toUpperCase()}_TRANSITIONS`,
+    commands: `${p.toUpperCase()}_COMMANDS`,
+    transitionSubject: (id) => `${p}.transitions.${id}`,
+    commandSubject: (id) => `${p}.commands.${id}`,
+    turnSubject: (partition) => `${p}.turn.${partition}`,
+  };
+}
+
+/** A delivered stream message, free of the nats types. */
+export interface InboundMessage {
+  data: string;
+  deliveryCount: number;
+  ack(): Promise<void>;
+  retryAfter(ms: number): void;
+  inProgress(): void;
+}
+
+export interface ConsumerSettings {
+  durable: string;
+  ackWaitMs: number;
+  maxAckPending: number;
+}
+
+const DUPLICATE_WINDOW_MS = 10 * 60_000;
+
+export class JetStreamTransport {
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    readonly names: StreamNames,
+  ) {}
+
+  static async connect(url: string, prefix: string, name = 'assent'): Promise<JetStreamTransport> {
+    try {
+      const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      const jsm = await nc.jetstreamManager();
+      const t = new JetStreamTransport(nc, nc.jetstream(), jsm, streamNames(prefix));
+      await t.ensureStreams();
+      return t;
+    } catch (cause) {
+      throw new TransportError('NATS_UNAVAILABLE', `cannot reach NATS JetStream at ${redact(url)}`, { cause });
+    }
+  }
+
+  private async ensureStreams(): Promise<void> {
+    const base = { storage: StorageType.File, duplicate_window: nanos(DUPLICATE_WINDOW_MS), num_replicas: 1 };
+    await this.upsertStream({
+      ...base,
+      name: this.names.transitions,
+      subjects: [this.names.transitionSubject('>')],
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(7 * 24 * 3600_000),
+    });
+    await this.upsertStream({
+      ...base,
+      name: this.names.commands,
+      subjects: [this.names.commandSubject('>')],
+      retention: RetentionPolicy.Workqueue,
+    });
+  }
+
+  private async upsertStream(config: Parameters<JetStreamManager['streams']['add']>[0]): Promise<void> {
+    try {
+      await this.jsm.streams.info(config.name!);
+      await this.jsm.streams.update(config.name!, config);
+    } catch {
+      await this.jsm.streams.add(config);
+    }
+  }
+
+  /** Publishes once per `msgId` within the duplicate window; answers whether it was a duplicate. */
+  async publish(subject: string, data: string, msgId: string): Promise<boolean> {
+    try {
+      const h = headers();
+      const ack = await this.js.publish(subject, data, { msgID: msgId, headers: h });
+      return ack.duplicate;
+    } catch (cause) {
+      throw new TransportError('NATS_PUBLISH_FAILED', `JetStream publish to ${subject} failed`, { cause });
+    }
+  }
+
+  /**
+   * Reads `stream` through the durable consumer `settings.durable`, created on first use and shared
+   * by every hub process (JetStream balances a shared pull consumer like a queue group).
+   */
+  async consume(stream: string, settings: ConsumerSettings, handle: (m: InboundMessage) => Promise<void>): Promise<() => Promise<void>> {
+    try {
+      await this.jsm.consumers.add(stream, {
+        durable_name: settings.durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(settings.ackWaitMs),
+        max_ack_pending: settings.maxAckPending,
+      });
+    } catch (cause) {
+      throw new TransportError('NATS_UNAVAILABLE', `cannot create consumer ${settings.durable}`, { cause });
+    }
+    const consumer = await this.js.consumers.get(stream, settings.durable);
+    const messages: ConsumerMessages = await consumer.consume({ max_messages: Math.min(settings.maxAckPending, 512) });
+    const inflight = new Set<Promise<void>>();
+    const loop = (async () => {
+      for await (const m of messages) {
+        const p = handle(toInbound(m)).catch(() => m.nak(1000)).finally(() => inflight.delete(p));
+        inflight.add(p);
+      }
+    })();
+    return async () => {
+      messages.stop();
+      await loop.catch(() => {});
+      await Promise.allSettled([...inflight]);
+    };
+  }
+
+  /** Answers requests on `subject` until the returned function is called. */
+  serve(subject: string, handle: (data: string) => Promise<string>): () => void {
+    const sub: Subscription = this.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) return;
+        handle(msg.string()).then((reply) => msg.respond(reply), () => msg.respond(JSON.stringify({ kind: 'error', retry: true })));
+      },
+    });
+    return () => sub.unsubscribe();
+  }
+
+  /** Core request/reply; undefined when nobody serves the subject or it timed out. */
+  async request(subject: string, data: string, timeoutMs: number): Promise<string | undefined> {
+    try {
+      const reply = await this.nc.request(subject, data, { timeout: timeoutMs });
+      return reply.string();
+    } catch {
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}
+
+function toInbound(m: JsMsg): InboundMessage {
+  return {
+    data: m.string(),
+    deliveryCount: m.info.redeliveryCount,
+    // Plain ack: a lost ack means a redelivery, which listeners drop by version.
+    ack: async () => m.ack(),
+    retryAfter: (ms) => m.nak(ms),
+    inProgress: () => m.working(),
+  };
+}
+
+/** Never print credentials that a URL may carry. */
+export function redact(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}

@@ -1,0 +1,47 @@
+// commitTransition: one message turn, committed atomically. A Lua script rather than WATCH/MULTI:
+// WATCH belongs to a connection and ioredis shares one connection between callers, so WATCH loses
+// updates (DESIGN.md section 4). Checks, in order, that refuse the whole turn:
+//   FENCED     the partition's epoch moved on: another hub process owns it now (a stale owner)
+//   DUPLICATE  this event id was applied before (returns the version it produced)
+//   CONFLICT   the message is not at the expected version (returns the current version)
+// Then, together: the snapshot envelope at version+1, the log entry (stream id = version), the
+// event id, outbox entries for the relay, and timer changes (removals first, then additions).
+//
+// KEYS: message, log, seen, outbox, timers, timerEvents, epoch
+// ARGV: epoch, expectedVersion, eventId, envelope, state, logEntry, nowMs, messageId,
+//       nOutbox, (kind, payload)*, nRemove, (member)*, nAdd, (member, dueMs, eventJson)*
+export const COMMIT_TRANSITION_LUA = `
+local epoch = redis.call('GET', KEYS[7])
+if (epoch or '0') ~= ARGV[1] then return {'FENCED', epoch or '0'} end
+if ARGV[3] ~= '' then
+  local seen = redis.call('HGET', KEYS[3], ARGV[3])
+  if seen then return {'DUPLICATE', seen} end
+end
+local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if current ~= tonumber(ARGV[2]) then return {'CONFLICT', tostring(current)} end
+local version = current + 1
+local now = ARGV[7]
+if current == 0 then redis.call('HSET', KEYS[1], 'createdAt', now) end
+redis.call('HSET', KEYS[1], 'version', version, 'envelope', ARGV[4], 'state', ARGV[5], 'updatedAt', now)
+redis.call('XADD', KEYS[2], version .. '-1', 'entry', ARGV[6])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[3], version) end
+local i = 9
+local n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  redis.call('XADD', KEYS[4], '*', 'message', ARGV[8], 'version', version, 'kind', ARGV[i], 'payload', ARGV[i + 1])
+  i = i + 2
+end
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  redis.call('ZREM', KEYS[5], ARGV[i])
+  redis.call('HDEL', KEYS[6], ARGV[i])
+  i = i + 1
+end
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  redis.call('ZADD', KEYS[5], ARGV[i + 1], ARGV[i])
+  redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 2])
+  i = i + 3
+end
+return {'OK', tostring(version)}
+`;

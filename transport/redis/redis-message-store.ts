@@ -1,0 +1,210 @@
+// The message store on Redis: snapshots, logs, outbox and durable timers of every partition.
+// One verb a method; every Redis error leaves as a TransportError with its cause.
+import { Redis } from 'ioredis';
+import { TransportError } from '../transport-error.ts';
+import { COMMIT_TRANSITION_LUA } from './commit-transition.lua.ts';
+import { RENEW_LEASE_LUA, ACQUIRE_LEASE_LUA, RELEASE_LEASE_LUA } from './partition-lease.lua.ts';
+import { messageKeys, nodesKey, partitionKeys, partitionOf } from './redis-keys.ts';
+
+export interface StoredMessage {
+  version: number;
+  envelope: string;
+  state: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface TimerChange {
+  /** Unique per message: `<messageId>|<timerId>`. */
+  member: string;
+  dueMs: number;
+  event: string;
+}
+
+export interface Commit {
+  messageId: string;
+  epoch: number;
+  expectedVersion: number;
+  eventId?: string;
+  envelope: string;
+  state: string;
+  logEntry: string;
+  nowMs: number;
+  outbox: Array<{ kind: string; payload: string }>;
+  removeTimers: string[];
+  addTimers: TimerChange[];
+}
+
+export type CommitResult =
+  | { status: 'OK'; version: number }
+  | { status: 'DUPLICATE'; version: number }
+  | { status: 'CONFLICT'; version: number }
+  | { status: 'FENCED'; epoch: number };
+
+export interface OutboxEntry {
+  id: string;
+  messageId: string;
+  version: number;
+  kind: string;
+  payload: string;
+}
+
+export interface DueTimer extends TimerChange {
+  messageId: string;
+}
+
+type Scripts = Redis & {
+  commitTransition(...args: Array<string | number>): Promise<[string, string]>;
+  acquireLease(...args: Array<string | number>): Promise<number>;
+  renewLease(...args: Array<string | number>): Promise<number>;
+  releaseLease(...args: Array<string | number>): Promise<number>;
+};
+
+export class RedisMessageStore {
+  private readonly redis: Scripts;
+
+  constructor(redis: Redis, readonly prefix: string, readonly partitions: number) {
+    this.redis = redis as Scripts;
+    redis.defineCommand('commitTransition', { numberOfKeys: 7, lua: COMMIT_TRANSITION_LUA });
+    redis.defineCommand('acquireLease', { numberOfKeys: 2, lua: ACQUIRE_LEASE_LUA });
+    redis.defineCommand('renewLease', { numberOfKeys: 2, lua: RENEW_LEASE_LUA });
+    redis.defineCommand('releaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE_LUA });
+  }
+
+  partitionOf(messageId: string): number {
+    return partitionOf(messageId, this.partitions);
+  }
+
+  private keys(messageId: string) {
+    return messageKeys(this.prefix, this.partitionOf(messageId), messageId);
+  }
+
+  async loadMessage(messageId: string): Promise<StoredMessage | undefined> {
+    const h = await this.call('load a message', () => this.redis.hgetall(this.keys(messageId).message));
+    if (!h || !h.version) return undefined;
+    return {
+      version: Number(h.version),
+      envelope: h.envelope ?? '',
+      state: h.state ?? '',
+      createdAt: Number(h.createdAt),
+      updatedAt: Number(h.updatedAt),
+    };
+  }
+
+  async commitTransition(c: Commit): Promise<CommitResult> {
+    const k = this.keys(c.messageId);
+    const args: Array<string | number> = [
+      k.message, k.log, k.seen, k.outbox, k.timers, k.timerEvents, k.epoch,
+      c.epoch, c.expectedVersion, c.eventId ?? '', c.envelope, c.state, c.logEntry, c.nowMs, c.messageId,
+      c.outbox.length, ...c.outbox.flatMap((o) => [o.kind, o.payload]),
+      c.removeTimers.length, ...c.removeTimers,
+      c.addTimers.length, ...c.addTimers.flatMap((t) => [t.member, t.dueMs, t.event]),
+    ];
+    const [status, value] = await this.call('commit a transition', () => this.redis.commitTransition(...args));
+    if (status === 'FENCED') return { status, epoch: Number(value) };
+    if (status === 'OK' || status === 'DUPLICATE' || status === 'CONFLICT') return { status, version: Number(value) };
+    throw new TransportError('REDIS_PROTOCOL', `commitTransition answered ${status}`);
+  }
+
+  async seenVersion(messageId: string, eventId: string): Promise<number | undefined> {
+    const v = await this.call('read an event id', () => this.redis.hget(this.keys(messageId).seen, eventId));
+    return v === null ? undefined : Number(v);
+  }
+
+  /** Log entries from `fromVersion` to `toVersion` inclusive, in order. */
+  async readLog(messageId: string, fromVersion = 1, toVersion?: number): Promise<Array<{ version: number; entry: string }>> {
+    const rows = await this.call('read a message log', () =>
+      this.redis.xrange(this.keys(messageId).log, `${fromVersion}-0`, toVersion === undefined ? '+' : `${toVersion}-9`),
+    );
+    return rows.map(([id, fields]) => ({ version: Number(id.split('-')[0]), entry: fieldOf(fields, 'entry') }));
+  }
+
+  async readOutbox(partition: number, count: number): Promise<OutboxEntry[]> {
+    const rows = await this.call('read the outbox', () => this.redis.xrange(partitionKeys(this.prefix, partition).outbox, '-', '+', 'COUNT', count));
+    return rows.map(([id, f]) => ({
+      id,
+      messageId: fieldOf(f, 'message'),
+      version: Number(fieldOf(f, 'version')),
+      kind: fieldOf(f, 'kind'),
+      payload: fieldOf(f, 'payload'),
+    }));
+  }
+
+  async clearOutbox(partition: number, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.call('clear the outbox', () => this.redis.xdel(partitionKeys(this.prefix, partition).outbox, ...ids));
+  }
+
+  async dueTimers(partition: number, nowMs: number, count: number): Promise<DueTimer[]> {
+    const k = partitionKeys(this.prefix, partition);
+    const rows = await this.call('read due timers', () => this.redis.zrangebyscore(k.timers, '-inf', String(nowMs), 'WITHSCORES', 'LIMIT', 0, count));
+    if (rows.length === 0) return [];
+    const members = rows.filter((_, i) => i % 2 === 0);
+    const events = await this.call('read timer events', () => this.redis.hmget(k.timerEvents, ...members));
+    return members.map((member, i) => ({
+      member,
+      messageId: member.slice(0, member.lastIndexOf('|')),
+      dueMs: Number(rows[i * 2 + 1]),
+      event: events[i] ?? '',
+    }));
+  }
+
+  /** Drops a timer whose event no longer applies, unless it was re-armed meanwhile. */
+  async dropTimer(partition: number, member: string, dueMs: number): Promise<void> {
+    const k = partitionKeys(this.prefix, partition);
+    const score = await this.call('read a timer', () => this.redis.zscore(k.timers, member));
+    if (score !== null && Number(score) === dueMs) {
+      await this.call('drop a timer', () => this.redis.multi().zrem(k.timers, member).hdel(k.timerEvents, member).exec());
+    }
+  }
+
+  async nextTimerDue(partition: number): Promise<number | undefined> {
+    const rows = await this.call('read the next timer', () => this.redis.zrange(partitionKeys(this.prefix, partition).timers, '0', '0', 'WITHSCORES'));
+    return rows.length ? Number(rows[1]) : undefined;
+  }
+
+  // Partition leases: the lease names its holder and epoch; the epoch only grows, and every commit
+  // must carry the current one (fencing). A lease that lapses keeps its epoch until someone takes it.
+  async acquireLease(partition: number, holder: string, ttlMs: number): Promise<number | undefined> {
+    const k = partitionKeys(this.prefix, partition);
+    const epoch = await this.call('acquire a lease', () => this.redis.acquireLease(k.lease, k.epoch, holder, ttlMs));
+    return epoch > 0 ? epoch : undefined;
+  }
+
+  async renewLease(partition: number, holder: string, epoch: number, ttlMs: number): Promise<boolean> {
+    const k = partitionKeys(this.prefix, partition);
+    return (await this.call('renew a lease', () => this.redis.renewLease(k.lease, k.epoch, `${holder}|${epoch}`, ttlMs))) === 1;
+  }
+
+  async releaseLease(partition: number, holder: string, epoch: number): Promise<void> {
+    const k = partitionKeys(this.prefix, partition);
+    await this.call('release a lease', () => this.redis.releaseLease(k.lease, `${holder}|${epoch}`));
+  }
+
+  /** Heartbeat: this node is alive until `expiresAt`; returns the live nodes. */
+  async heartbeat(node: string, nowMs: number, expiresAt: number): Promise<string[]> {
+    const key = nodesKey(this.prefix);
+    const res = await this.call('heartbeat', () =>
+      this.redis.multi().zadd(key, expiresAt, node).zremrangebyscore(key, '-inf', String(nowMs)).zrange(key, '0', '-1').exec(),
+    );
+    const live = res?.[2]?.[1];
+    return Array.isArray(live) ? (live as string[]) : [node];
+  }
+
+  async leaveCluster(node: string): Promise<void> {
+    await this.call('leave', () => this.redis.zrem(nodesKey(this.prefix), node));
+  }
+
+  private async call<T>(what: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (cause) {
+      throw new TransportError('REDIS_UNAVAILABLE', `Redis failed to ${what}`, { cause });
+    }
+  }
+}
+
+function fieldOf(fields: string[], name: string): string {
+  const i = fields.indexOf(name);
+  return i >= 0 && i % 2 === 0 ? (fields[i + 1] ?? '') : '';
+}

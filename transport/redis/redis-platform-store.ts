@@ -1,0 +1,66 @@
+// What each platform holds: the version of every message it was last given (its "synced"
+// version, with the delivery status and lag), and the dead letters of deliveries that ran out of
+// retries. Versions only move forward: a late or redelivered copy never moves a platform back.
+import type { Redis } from 'ioredis';
+import { TransportError } from '../transport-error.ts';
+
+export interface PlatformHolding {
+  version: number;
+  status: 'delivered' | 'failed' | 'skipped';
+  at: number;
+  lagMs: number;
+}
+
+const MARK_SYNCED_LUA = `
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old and tonumber(cjson.decode(old).version) >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`;
+
+type WithScript = Redis & { markSynced(key: string, id: string, version: number, json: string): Promise<number> };
+
+export class RedisPlatformStore {
+  private readonly redis: WithScript;
+
+  constructor(redis: Redis, private readonly prefix: string) {
+    this.redis = redis as WithScript;
+    redis.defineCommand('markSynced', { numberOfKeys: 1, lua: MARK_SYNCED_LUA });
+  }
+
+  private key(platform: string): string {
+    return `${this.prefix}:platform:${platform}`;
+  }
+
+  async holding(platform: string, messageId: string): Promise<PlatformHolding | undefined> {
+    const raw = await wrap(() => this.redis.hget(this.key(platform), messageId));
+    return raw ? (JSON.parse(raw) as PlatformHolding) : undefined;
+  }
+
+  /** Records that `platform` now holds `version`; false when it already held that or a later one. */
+  async markSynced(platform: string, messageId: string, holding: PlatformHolding): Promise<boolean> {
+    return (await wrap(() => this.redis.markSynced(this.key(platform), messageId, holding.version, JSON.stringify(holding)))) === 1;
+  }
+
+  async holdings(messageId: string, platforms: readonly string[]): Promise<Record<string, PlatformHolding | undefined>> {
+    const rows = await Promise.all(platforms.map((p) => this.holding(p, messageId)));
+    return Object.fromEntries(platforms.map((p, i) => [p, rows[i]]));
+  }
+
+  async deadLetter(entry: { platform: string; messageId: string; version: number; error: string; attempts: number; at: number }): Promise<void> {
+    await wrap(() => this.redis.xadd(`${this.prefix}:dead-letters`, 'MAXLEN', '~', '100000', '*', 'entry', JSON.stringify(entry)));
+  }
+
+  async deadLetters(count = 100): Promise<Array<{ platform: string; messageId: string; version: number; error: string }>> {
+    const rows = await wrap(() => this.redis.xrevrange(`${this.prefix}:dead-letters`, '+', '-', 'COUNT', count));
+    return rows.map(([, f]) => JSON.parse(f[1] ?? '{}'));
+  }
+}
+
+async function wrap<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (cause) {
+    throw new TransportError('REDIS_UNAVAILABLE', 'Redis failed to read or record a platform holding', { cause });
+  }
+}
