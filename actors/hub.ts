@@ -156,6 +156,14 @@ export class Hub {
     return (await this.store.readLog(id)).map((e) => JSON.parse(e.entry) as TransitionRecord);
   }
 
+  /** Ready when Redis and NATS answer and this process owns its share of the partitions. */
+  async readiness(): Promise<{ ready: boolean; redis: boolean; nats: boolean; partitions: number }> {
+    const redis = await this.redis.ping().then(() => true, () => false);
+    const nats = !this.nats.isClosed();
+    const partitions = this.ownership.ownedPartitions().length;
+    return { ready: redis && nats && partitions > 0, redis, nats, partitions };
+  }
+
   /** Groups come from the caller's token and from the configuration. */
   private withGroups(caller: Caller): Caller {
     if (!caller.user) return caller;

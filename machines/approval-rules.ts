@@ -7,8 +7,11 @@ export function approverEntryFor(context: MessageContext, meta: EventMeta): stri
   const user = meta.user;
   const step = context.steps[context.step];
   if (!user || !step || user === context.requester) return undefined;
+  const votes = votesOfStep(context, context.step);
+  // One person, one vote per step: in mode `all`, `alice` and `group:fin` need two people.
+  if (votes.some((v) => v.user === user)) return undefined;
   const groups = new Set(meta.groups ?? []);
-  const voted = new Set(votesOfStep(context, context.step).map((v) => v.as));
+  const voted = new Set(votes.map((v) => v.as));
   return step.approvers.find(
     (entry) => !voted.has(entry) && (entry === user || (entry.startsWith('group:') && groups.has(entry.slice(6)))),
   );

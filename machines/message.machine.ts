@@ -13,7 +13,7 @@
 // with `raise(..., { delay, id })` / `cancel(id)` and made durable by the runtime, which turns them
 // into Redis timers (XState's own timers are not persisted). Side effects are the named action
 // `requestProcessing`, which the runtime turns into a command whose result comes back as an event.
-import { and, assign, cancel, enqueueActions, raise, setup } from 'xstate';
+import { and, assign, cancel, enqueueActions, or, raise, setup } from 'xstate';
 import { approvalCompletesStep, approverEntryFor, votesOfStep } from './approval-rules.ts';
 import type {
   Anomaly, Decision, EventMeta, ExceptionAction, MessageContext, MessageEvent, MessageInput, TopState, Vote,
@@ -39,16 +39,20 @@ function completesStep(context: MessageContext, meta: EventMeta): boolean {
 
 /** What went wrong, from the event that found it. */
 function anomalyOf(event: MessageEvent): Omit<Anomaly, 'detectedAt'> {
-  const id = `${event.type === 'ANOMALY_FOUND' ? event.anomaly.kind : event.type.toLowerCase()}-v${event.meta.version}`;
+  const found = describeAnomaly(event);
+  return { ...found, id: found.id ?? `${found.kind}-v${event.meta.version}` };
+}
+
+function describeAnomaly(event: MessageEvent): Omit<Anomaly, 'id' | 'detectedAt'> & { id?: string } {
   switch (event.type) {
     case 'DEADLINE':
-      return { id: `deadline-passed-v${event.meta.version}`, kind: 'deadline-passed', detail: 'no decision before the approval deadline' };
+      return { kind: 'deadline-passed', detail: 'no decision before the approval deadline' };
     case 'PROCESSING_FAILED':
-      return { id, kind: event.unknown ? 'outcome-unknown' : 'processing-failed', detail: event.error };
+      return { kind: event.unknown ? 'outcome-unknown' : 'processing-failed', detail: event.error };
     case 'DELIVERY_FAILED':
-      return { id, kind: 'delivery-failed', platform: event.platform, detail: event.error, location: { platform: event.platform } };
+      return { kind: 'delivery-failed', platform: event.platform, detail: event.error, location: { platform: event.platform } };
     case 'ANOMALY_FOUND':
-      return { ...event.anomaly, id: event.anomaly.id ?? id };
+      return event.anomaly;
     default:
       throw new Error(`${event.type} does not describe an anomaly`);
   }
@@ -121,7 +125,15 @@ export const messageMachine = setup({
           : { processingKey: processingKey(e.meta), conditionErrors: undefined }),
       };
     }),
-    withdraw: assign({ withdrawReason: ({ event }) => (event as Ev<'WITHDRAW'>).reason }),
+    // Withdrawing closes whatever problems were still open: they no longer matter.
+    withdraw: assign(({ context, event }) => ({
+      withdrawReason: (event as Ev<'WITHDRAW'>).reason,
+      anomalies: [],
+      resolvedAnomalies: [
+        ...context.resolvedAnomalies,
+        ...context.anomalies.map((a) => ({ ...a, action: 'dismiss' as const, reason: 'withdrawn', resolvedBy: event.meta.user ?? 'unknown', resolvedAt: event.meta.at })),
+      ],
+    })),
     openAnomaly: assign(({ context, event }, params: { from: TopState }) => ({
       interrupted: params.from,
       anomalies: [...context.anomalies, { ...anomalyOf(event), detectedAt: event.meta.at }],
@@ -137,7 +149,9 @@ export const messageMachine = setup({
         anomalies: context.anomalies.filter((a) => a.id !== e.anomalyId),
         resolvedAnomalies: [...context.resolvedAnomalies, resolved],
         // Dismissing a failed delivery accepts that the platform will not hold this result.
-        delivered: e.action === 'dismiss' && anomaly.platform ? [...new Set([...context.delivered, anomaly.platform])] : context.delivered,
+        delivered: e.action === 'dismiss' && anomaly.kind === 'delivery-failed' && anomaly.platform
+          ? [...new Set([...context.delivered, anomaly.platform])]
+          : context.delivered,
       };
     }),
   },
@@ -161,8 +175,12 @@ export const messageMachine = setup({
     resyncs: resolves(['resync', 'retry'], ['validated', 'distributed']),
     dismissesDrift: resolves(['dismiss'], ['distributed']),
     dismissesDelivery: resolves(['dismiss'], ['validated']),
+    othersStayOpen: ({ context, event }) =>
+      event.type === 'RESOLVE_EXCEPTION' && context.anomalies.some((a) => a.id !== event.anomalyId),
+    interruptedApproval: ({ context }) => context.interrupted === 'approving',
     completesDeliveryByDismissal: ({ context, event }) => {
-      const platform = anomalyAnswered(context, event)?.platform;
+      const anomaly = anomalyAnswered(context, event);
+      const platform = anomaly?.kind === 'delivery-failed' ? anomaly.platform : undefined;
       return context.platforms.every((p) => p === platform || context.delivered.includes(p));
     },
   },
@@ -263,6 +281,11 @@ export const messageMachine = setup({
     exception: {
       on: {
         RESOLVE_EXCEPTION: [
+          // With several problems open, each answer closes one; the last one decides where to go.
+          {
+            guard: and([or(['retriesApproval', 'retriesProcessing', 'resyncs', 'dismissesDrift', 'dismissesDelivery']), 'othersStayOpen']),
+            actions: 'closeAnomaly',
+          },
           { guard: 'retriesApproval', target: 'approving', actions: 'closeAnomaly' },
           { guard: 'retriesProcessing', target: 'processing', actions: 'closeAnomaly' },
           { guard: 'resyncs', target: 'validated', actions: ['closeAnomaly', 'resetDeliveries'] },
@@ -272,6 +295,8 @@ export const messageMachine = setup({
         ],
         // A second problem found while one is open joins the list; the requester answers each.
         ANOMALY_FOUND: { actions: 'addAnomaly' },
+        // No decision was taken yet: the requester may still withdraw.
+        WITHDRAW: { guard: and(['isRequester', 'interruptedApproval']), target: 'withdrawn', actions: 'withdraw' },
       },
     },
     withdrawn: { type: 'final' },

@@ -155,6 +155,10 @@ export class JetStreamTransport {
     }
   }
 
+  isClosed(): boolean {
+    return this.nc.isClosed();
+  }
+
   async close(): Promise<void> {
     await this.nc.drain().catch(() => this.nc.close());
   }

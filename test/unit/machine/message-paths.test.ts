@@ -80,7 +80,7 @@ function candidates(s: Snap): MessageEvent[] {
         ...ACTIONS.map((action): MessageEvent => ({ type: 'RESOLVE_EXCEPTION', anomalyId: a.id, action, meta: meta(REQUESTER) })),
         { type: 'RESOLVE_EXCEPTION', anomalyId: a.id, action: 'retry', meta: meta('alice') } as MessageEvent, // must not apply
         { type: 'RESOLVE_EXCEPTION', anomalyId: 'unknown', action: 'retry', meta: meta(REQUESTER) } as MessageEvent, // must not apply
-      ]);
+      ]).concat([{ type: 'WITHDRAW', meta: meta(REQUESTER) }]);
     default:
       return [];
   }

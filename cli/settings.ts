@@ -1,0 +1,58 @@
+// Settings of `assent start`, from flags or the environment (DESIGN.md section 6). Every problem is
+// reported at once; nothing here connects to anything.
+export interface StartSettings {
+  port: number;
+  redisUrl: string;
+  natsUrl: string;
+  configPath?: string;
+  dataDir: string;
+  production: boolean;
+}
+
+export class SettingsError extends Error {
+  readonly code = 'SETTINGS_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`invalid settings:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+export function readStartSettings(args: string[], env: NodeJS.ProcessEnv): StartSettings {
+  const flags = parseFlags(args);
+  const problems: string[] = [];
+  const portText = flags.port ?? env.PORT ?? '8080';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`PORT: ${portText} is not a port number`);
+  const redisUrl = flags['redis-url'] ?? env.REDIS_URL;
+  const natsUrl = flags['nats-url'] ?? env.NATS_URL;
+  if (!redisUrl && !natsUrl) {
+    problems.push('REDIS_URL and NATS_URL: set both (the embedded mode without them is not available yet)');
+  } else if (!redisUrl || !natsUrl) {
+    problems.push(`${redisUrl ? 'NATS_URL' : 'REDIS_URL'}: set REDIS_URL and NATS_URL together, or neither`);
+  }
+  for (const f of Object.keys(flags)) {
+    if (!['port', 'redis-url', 'nats-url', 'config', 'data-dir'].includes(f)) problems.push(`--${f}: unknown flag`);
+  }
+  if (problems.length) throw new SettingsError(problems);
+  const configPath = flags.config ?? env.ASSENT_CONFIG;
+  return {
+    port,
+    redisUrl: redisUrl!,
+    natsUrl: natsUrl!,
+    ...(configPath ? { configPath } : {}),
+    dataDir: flags['data-dir'] ?? env.ASSENT_DATA_DIR ?? '.assent',
+    production: env.ASSENT_ENV === 'production',
+  };
+}
+
+function parseFlags(args: string[]): Record<string, string> {
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith('--')) throw new SettingsError([`${arg}: unexpected argument`]);
+    const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
+    const value = inline ?? args[++i];
+    if (value === undefined) throw new SettingsError([`--${name}: needs a value`]);
+    flags[name] = value;
+  }
+  return flags;
+}
