@@ -65,7 +65,14 @@ export class Hub {
     readonly timers: TimerPoller,
     private readonly redis: Redis,
     private readonly nats: JetStreamTransport,
+    private readonly observers: Set<(record: TransitionRecord) => void>,
   ) {}
+
+  /** Calls `observe` with every transition this process commits; answers a function that stops it. */
+  onTransition(observe: (record: TransitionRecord) => void): () => void {
+    this.observers.add(observe);
+    return () => this.observers.delete(observe);
+  }
 
   static async start(o: HubOptions): Promise<Hub> {
     const prefix = o.prefix ?? 'assent';
@@ -101,10 +108,15 @@ export class Hub {
         lost: (p) => host?.dropPartition(p),
       },
     );
-    host = new MessageHost(store, nats, ownership, clock, (p) => relay?.wake(p), { idleMs: 120_000, forwardTimeoutMs: 15_000 });
+    const observers = new Set<(record: TransitionRecord) => void>();
+    const committed = (p: number, record: TransitionRecord) => {
+      relay?.wake(p);
+      for (const observe of observers) observe(record);
+    };
+    host = new MessageHost(store, nats, ownership, clock, committed, { idleMs: 120_000, forwardTimeoutMs: 15_000 });
     relay = new OutboxRelay(store, nats, () => ownership.ownedPartitions(), { sweepMs: o.sweepMs ?? 500, batch: 256, onError });
     const timers = new TimerPoller(store, host, clock, () => ownership.ownedPartitions(), { pollMs: o.pollMs ?? 250, batch: 200, onError });
-    const hub = new Hub(node, o.config, clock, store, holdings, portal, host, ownership, relay, timers, redis, nats);
+    const hub = new Hub(node, o.config, clock, store, holdings, portal, host, ownership, relay, timers, redis, nats, observers);
 
     await ownership.start();
     relay.start();

@@ -13,7 +13,7 @@
 //              platform is recorded as failed at v, and M hears DELIVERY_FAILED for a result.
 import type { JetStreamTransport, InboundMessage } from '../../transport/nats/jetstream-transport.ts';
 import type { RedisMessageStore } from '../../transport/redis/redis-message-store.ts';
-import type { RedisPlatformStore } from '../../transport/redis/redis-platform-store.ts';
+import type { PlatformHolding, RedisPlatformStore } from '../../transport/redis/redis-platform-store.ts';
 import type { Clock } from '../clock.ts';
 import type { MessageHost } from '../message/message-host.ts';
 import type { TransitionRecord } from '../message/message-view.ts';
@@ -30,6 +30,8 @@ export interface ListenerOptions {
 
 export class PlatformListener {
   private readonly mailboxes = new Map<string, Promise<void>>();
+  /** The version the platform holds, per message, as this process last recorded it (a cache of Redis). */
+  private readonly held = new Map<string, number>();
   private stopConsuming: (() => Promise<void>) | undefined;
 
   constructor(
@@ -66,7 +68,7 @@ export class PlatformListener {
   }
 
   private async handle(record: TransitionRecord, m: InboundMessage): Promise<void> {
-    const held = (await this.holdings.holding(this.platform.name, record.messageId))?.version ?? 0;
+    const held = this.held.get(record.messageId) ?? (await this.holdings.holding(this.platform.name, record.messageId))?.version ?? 0;
     if (record.version <= held) return m.ack();
     const missing = record.version > held + 1
       ? (await this.messages.readLog(record.messageId, held + 1, record.version - 1)).map((e) => JSON.parse(e.entry) as TransitionRecord)
@@ -78,24 +80,37 @@ export class PlatformListener {
     await m.ack();
   }
 
+  /** Records what the platform holds now; another process may have recorded a later version. */
+  private async hold(r: TransitionRecord, holding: PlatformHolding): Promise<void> {
+    const moved = await this.holdings.markSynced(this.platform.name, r.messageId, holding);
+    if (moved && r.message.state !== 'withdrawn') this.remember(r.messageId, holding.version);
+    else this.held.delete(r.messageId);
+  }
+
+  private remember(messageId: string, version: number): void {
+    this.held.delete(messageId);
+    this.held.set(messageId, version);
+    if (this.held.size > 50_000) this.held.delete(this.held.keys().next().value!);
+  }
+
   /** Brings the platform to version `r`; answers a delay when it should be tried again later. */
   private async apply(r: TransitionRecord, attempt: number): Promise<number | undefined> {
     const name = this.platform.name;
     const now = this.clock.now();
     if (!this.platform.wants(r)) {
-      await this.holdings.markSynced(name, r.messageId, { version: r.version, status: 'skipped', at: now, lagMs: now - r.at });
+      await this.hold(r, { version: r.version, status: 'skipped', at: now, lagMs: now - r.at });
       return undefined;
     }
     const result = await this.platform.deliver(r);
     if (result.ok) {
       const done = this.clock.now();
-      await this.holdings.markSynced(name, r.messageId, { version: r.version, status: 'delivered', at: done, lagMs: done - r.at });
+      await this.hold(r, { version: r.version, status: 'delivered', at: done, lagMs: done - r.at });
       if (this.isResultFor(r)) await this.report(r, { type: 'DELIVERED', platform: name });
       return undefined;
     }
     if (result.retryable && attempt < this.opts.maxAttempts) return result.retryAfterMs ?? this.retryDelay(attempt);
     await this.holdings.deadLetter({ platform: name, messageId: r.messageId, version: r.version, error: result.error, attempts: attempt, at: now });
-    await this.holdings.markSynced(name, r.messageId, { version: r.version, status: 'failed', at: now, lagMs: now - r.at });
+    await this.hold(r, { version: r.version, status: 'failed', at: now, lagMs: now - r.at });
     if (this.isResultFor(r)) await this.report(r, { type: 'DELIVERY_FAILED', platform: name, error: result.error });
     return undefined;
   }

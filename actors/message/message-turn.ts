@@ -4,11 +4,12 @@
 //   xstate.cancel              -> that timer removed
 //   requestProcessing          -> a processing command in the outbox
 // and every turn becomes one transition record: the log entry and the broadcast, at version + 1.
-import { initialTransition, transition } from 'xstate';
+import { initialTransition } from 'xstate';
 import { messageMachine } from '../../machines/message.machine.ts';
 import type { Decision, EventMeta, MessageEvent, MessageInput } from '../../machines/message.types.ts';
 import type { TimerChange } from '../../transport/redis/redis-message-store.ts';
 import { awaitingOf, topStateOf, viewOf, type TransitionRecord } from './message-view.ts';
+import { transitionMessage } from './pure-transition.ts';
 import type { MessageSnapshot } from './snapshot-envelope.ts';
 
 export interface ProcessingCommand {
@@ -46,8 +47,9 @@ export function planSubmit(input: MessageInput, meta: EventMeta): TurnPlan {
 
 /** Undefined when the event does not apply to the message now (wrong state, guard refused). */
 export function planEvent(prev: MessageSnapshot, event: MessageEvent, firedTimer?: string): TurnPlan | undefined {
-  if (prev.status !== 'active' || !prev.can(event)) return undefined;
-  const [next, actions] = transition(messageMachine, prev, event);
+  if (prev.status !== 'active') return undefined;
+  const [next, actions] = transitionMessage(prev, event);
+  if (next === prev) return undefined; // no transition was enabled
   const planned = plan(prev, next, actions, event, event.meta);
   // A timer that fired is spent, unless the turn armed it again (removals run before additions).
   if (firedTimer) planned.removeTimers.unshift(firedTimer);

@@ -55,7 +55,8 @@ export class JetStreamTransport {
 
   static async connect(url: string, prefix: string, name = 'assent'): Promise<JetStreamTransport> {
     try {
-      const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      // noAsyncTraces: requests (every JetStream publish is one) skip capturing a stack trace each.
+      const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
       const jsm = await nc.jetstreamManager();
       const t = new JetStreamTransport(nc, nc.jetstream(), jsm, streamNames(prefix));
       await t.ensureStreams();

@@ -9,12 +9,13 @@
 // time of this attempt (receivers refuse signatures older than about five minutes), not the event's.
 import { assertOutboundUrl, OutboundUrlRefused } from '../../outbound/outbound-url.ts';
 import { signWebhook, WEBHOOK_SECRET_PREFIX } from './standard-webhooks.ts';
+import { postJson, type PostAnswer } from '../../outbound/post-json.ts';
 
 export interface WebhookDelivery { id: string; type: string; timestampSeconds: number; data: unknown }
 export type DeliveryResult =
   | { ok: true; status: number }
   | { ok: false; retryable: boolean; retryAfterMs?: number; status?: number; error: string };
-export interface DeliverWebhookOptions { allow: readonly string[]; timeoutMs?: number; fetch?: typeof fetch }
+export interface DeliverWebhookOptions { allow: readonly string[]; timeoutMs?: number }
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 export const MAX_RESPONSE_READ_BYTES = 64 * 1024;
@@ -28,7 +29,6 @@ export async function deliverWebhook(
 ): Promise<DeliveryResult> {
   const redact = redactor(target.secret);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
-  const doFetch = opts.fetch ?? fetch;
 
   let body: string;
   let signature: string;
@@ -47,29 +47,20 @@ export async function deliverWebhook(
     return { ok: false, retryable: true, error: redact(`cannot resolve host: ${errorCode(err) ?? (err as Error).message}`) };
   }
 
-  const signal = AbortSignal.timeout(timeoutMs);
-  let res: Response;
+  let res: PostAnswer;
   try {
-    res = await doFetch(target.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': WEBHOOK_USER_AGENT,
-        'webhook-id': delivery.id,
-        'webhook-timestamp': String(delivery.timestampSeconds),
-        'webhook-signature': signature,
-      },
-      body,
-      redirect: 'manual',
-      signal,
-    });
+    res = await postJson(new URL(target.url), {
+      'content-type': 'application/json',
+      'user-agent': WEBHOOK_USER_AGENT,
+      'webhook-id': delivery.id,
+      'webhook-timestamp': String(delivery.timestampSeconds),
+      'webhook-signature': signature,
+    }, body, { timeoutMs, maxBytes: MAX_RESPONSE_READ_BYTES });
   } catch (err) {
     return { ok: false, retryable: true, error: redact(networkError(err, timeoutMs)) };
   }
 
-  const status = res.status;
-  // Read a bounded prefix (lets the connection be reused for small answers) and cancel the rest.
-  const text = await readPrefix(res, MAX_RESPONSE_READ_BYTES);
+  const { status, text } = res;
   if (status >= 200 && status < 300) return { ok: true, status };
 
   const detail = text ? `: ${snippet(text)}` : '';
@@ -77,7 +68,7 @@ export async function deliverWebhook(
     return { ok: false, retryable: false, status, error: `HTTP ${status}: redirects are not followed; update the webhook URL` };
   }
   if (status === 408 || status === 429 || status >= 500) {
-    const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.headers.get('retry-after')) : undefined;
+    const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.header('retry-after') ?? null) : undefined;
     return {
       ok: false, retryable: true, status, error: redact(`HTTP ${status}${detail}`),
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
@@ -85,33 +76,6 @@ export async function deliverWebhook(
   }
   if (status === 410) return { ok: false, retryable: false, status, error: 'HTTP 410 Gone: the endpoint asks to stop deliveries' };
   return { ok: false, retryable: false, status, error: redact(`HTTP ${status}${detail}`) };
-}
-
-/** Reads at most `limit` bytes of the body as UTF-8 and always releases the stream. Never throws. */
-async function readPrefix(res: Response, limit: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let finished = false;
-  try {
-    while (size < limit) {
-      const { done, value } = await reader.read();
-      if (done) {
-        finished = true;
-        break;
-      }
-      const room = limit - size;
-      chunks.push(value.byteLength > room ? value.subarray(0, room) : value);
-      size += Math.min(value.byteLength, room);
-    }
-  } catch {
-    // A reset or the timeout while reading: the status already tells the outcome.
-  } finally {
-    if (!finished) await reader.cancel().catch(() => undefined);
-    reader.releaseLock();
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** One line, printable, short: safe to put into an error that ends up in logs. */

@@ -1,0 +1,118 @@
+// Full lifecycles through Redis and NATS: submit, route, decide, process (`record`), validate, and
+// distribute to the portal and a webhook subscriber (another process), until the message is
+// `distributed`. Closed loop (as many as the machine allows) and open loop at fixed rates.
+//   npm run bench               BENCH_SECONDS=10 BENCH_CONCURRENCY=64 BENCH_RATES=200,500
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+import { parseConfig } from '../actors/config/load-config.ts';
+import { Hub } from '../actors/hub.ts';
+import { generateWebhookSecret } from '../actors/listeners/webhook/standard-webhooks.ts';
+import { freePort, startBenchServers } from './servers.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const RATES = (process.env.BENCH_RATES ?? '200,500').split(',').map(Number);
+
+interface Sample { submitMs: number; decideMs: number; toDistributedMs: number }
+
+const servers = await startBenchServers();
+const receiverPort = await freePort();
+const receiver = spawn(process.execPath, ['bench/webhook-receiver.mjs', String(receiverPort)], { stdio: ['ignore', 'ignore', 'inherit'] });
+await new Promise((r) => setTimeout(r, 300));
+const config = parseConfig({
+  types: { generic: { platforms: ['portal', 'webhook'] } },
+  platforms: { webhook: { url: `http://127.0.0.1:${receiverPort}/hook`, secret: generateWebhookSecret() } },
+  network: { allow: ['127.0.0.1'] },
+});
+const hub = await Hub.start({ redisUrl: servers.redisUrl, natsUrl: servers.natsUrl, config, prefix: 'bench', log: () => {} });
+const waiting = new Map<string, (at: number) => void>();
+hub.onTransition((r) => {
+  if (r.to === 'distributed') waiting.get(r.messageId)?.(performance.now());
+});
+
+async function lifecycle(): Promise<Sample> {
+  const t0 = performance.now();
+  const { id } = await hub.submit({ user: 'alice' }, { type: 'generic', title: 'bench', payload: { amount: 1 }, approvers: ['bob'] });
+  const t1 = performance.now();
+  const distributed = new Promise<number>((r) => waiting.set(id, r));
+  const decided = await hub.send(id, { type: 'APPROVE' }, { user: 'bob' });
+  if (decided.kind !== 'committed') throw new Error(`approve answered ${decided.kind}`);
+  const t2 = performance.now();
+  const t3 = await distributed;
+  waiting.delete(id);
+  return { submitMs: t1 - t0, decideMs: t2 - t1, toDistributedMs: t3 - t1 };
+}
+
+function progress(label: string, started: number, done: number): NodeJS.Timeout {
+  return setInterval(() => {
+    const frac = Math.min(1, (performance.now() - started) / (SECONDS * 1000));
+    const bar = '#'.repeat(Math.round(frac * 30)).padEnd(30, '.');
+    process.stderr.write(`\r${label.padEnd(22)} [${bar}] ${done} lifecycles`);
+  }, 250);
+}
+
+async function closedLoop(seconds: number): Promise<{ samples: Sample[]; elapsed: number }> {
+  const samples: Sample[] = [];
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  const bar = progress(`closed loop x${CONCURRENCY}`, started, 0);
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (performance.now() < until) samples.push(await lifecycle());
+  }));
+  clearInterval(bar);
+  process.stderr.write('\n');
+  return { samples, elapsed: (performance.now() - started) / 1000 };
+}
+
+async function openLoop(rate: number, seconds: number): Promise<{ samples: Sample[]; elapsed: number; late: number }> {
+  const samples: Sample[] = [];
+  const running: Promise<void>[] = [];
+  const started = performance.now();
+  const total = Math.round(rate * seconds);
+  const bar = progress(`open loop ${rate}/s`, started, 0);
+  let late = 0;
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    else if (wait < -50) late++;
+    running.push(lifecycle().then((s) => void samples.push(s)));
+  }
+  await Promise.all(running);
+  clearInterval(bar);
+  process.stderr.write('\n');
+  return { samples, elapsed: (performance.now() - started) / 1000, late };
+}
+
+function pct(values: number[], p: number): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  return (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN).toFixed(1);
+}
+
+function line(name: string, samples: Sample[], elapsed: number): string {
+  const rate = (samples.length / elapsed).toFixed(0);
+  const f = (k: keyof Sample) => `${pct(samples.map((s) => s[k]), 50)}/${pct(samples.map((s) => s[k]), 95)}/${pct(samples.map((s) => s[k]), 99)}`;
+  return `${name.padEnd(18)} ${String(samples.length).padStart(7)} ${rate.padStart(8)}/s   submit ${f('submitMs')}   decide ${f('decideMs')}   decision->distributed ${f('toDistributedMs')}`;
+}
+
+await closedLoop(Math.min(2, SECONDS)); // warm-up: JIT, connections, consumers
+const results: string[] = [];
+const closed = await closedLoop(SECONDS);
+results.push(line(`closed x${CONCURRENCY}`, closed.samples, closed.elapsed));
+for (const rate of RATES) {
+  const open = await openLoop(rate, SECONDS);
+  results.push(`${line(`open ${rate}/s`, open.samples, open.elapsed)}${open.late ? `   (${open.late} starts late)` : ''}`);
+}
+const redis = new Redis(servers.redisUrl);
+const memory = (await redis.info('memory')).match(/used_memory_human:(\S+)/)?.[1];
+await redis.quit();
+const cpu = process.cpuUsage();
+await hub.stop();
+receiver.kill('SIGTERM');
+await servers.stop();
+
+console.log(`\nAssent lifecycle benchmark: node ${process.version}, ${SECONDS} s per run, Redis AOF everysec, NATS JetStream file storage, platforms portal + webhook`);
+console.log('run                lifecycles     rate   latencies in ms as p50/p95/p99');
+for (const r of results) console.log(r);
+console.log(`hub process: ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB resident, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU; Redis used memory ${memory}`);
