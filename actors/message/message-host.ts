@@ -86,7 +86,8 @@ export class MessageHost {
 
   async run(request: TurnRequest): Promise<TurnOutcome> {
     const partition = this.store.partitionOf(request.messageId);
-    const deadline = this.clock.now() + this.opts.forwardTimeoutMs;
+    // Real time, not the hub clock: a test's manual clock must not make forwarding wait forever.
+    const deadline = Date.now() + this.opts.forwardTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       let reply: Reply | undefined;
       if (this.ownership.epochOf(partition) !== undefined) reply = await this.runHere(request);
@@ -95,7 +96,7 @@ export class MessageHost {
         reply = raw === undefined ? undefined : (JSON.parse(raw) as Reply);
       }
       if (reply && reply.kind !== 'moved') return reply;
-      if (Date.now() > deadline && this.clock.now() > deadline) throw new HubUnavailable(`no hub process owns partition ${partition}`);
+      if (Date.now() > deadline) throw new HubUnavailable(`no hub process owns partition ${partition}`);
       await new Promise((r) => setTimeout(r, Math.min(25 * 2 ** attempt, 500)));
     }
   }
@@ -120,7 +121,7 @@ export class MessageHost {
       if (epoch === undefined) return { kind: 'moved' };
       const current = await this.activate(request.messageId);
       const planned = this.plan(request, current);
-      if ('kind' in planned) return planned;
+      if ('kind' in planned) return (await this.alreadyApplied(request, current)) ?? planned;
       const result = await this.store.commitTransition(commitOf(planned.plan, { epoch, expectedVersion: current?.version ?? 0, eventId: eventIdOf(request) }));
       const outcome = await this.settle(request, partition, planned.plan, result, current);
       if (outcome) return outcome;
@@ -168,6 +169,17 @@ export class MessageHost {
         this.ownership.markLost(partition);
         return { kind: 'moved' };
     }
+  }
+
+  /**
+   * An event that does not apply now may be one that already did: the same event id sent again
+   * (a client's retry, a redelivered command). Then the answer is the original's, not a refusal.
+   */
+  private async alreadyApplied(request: TurnRequest, current: Activation | undefined): Promise<Reply | undefined> {
+    const eventId = eventIdOf(request);
+    if (!eventId || !current) return undefined;
+    const version = await this.store.seenVersion(request.messageId, eventId);
+    return version === undefined ? undefined : { kind: 'duplicate', version, state: topStateOf(current.snapshot) };
   }
 
   /** Timers armed already due (routing after submit) fire now rather than at the next poll. */

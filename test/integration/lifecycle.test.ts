@@ -39,4 +39,29 @@ describe('a message lifecycle on Redis and NATS', () => {
     expect(await hub.portal.ids('inbox:carol', 10)).toEqual([]);
     expect(await hub.portal.ids('requester:alice', 10)).toEqual([submitted.id]);
   });
+
+  it('answers a repeated submit or decision with the original outcome, applied once', async () => {
+    const hub = await fx.start();
+    const request = { type: 'generic', title: 'Trip', payload: { days: 2 }, approvers: ['bob'] };
+    const first = await hub.submit({ user: 'alice' }, request, { id: 'trip-1', eventId: 'key-1' });
+    const again = await hub.submit({ user: 'alice' }, request, { id: 'trip-1', eventId: 'key-1' });
+    expect(first).toMatchObject({ kind: 'committed', version: 2 });
+    expect(again).toMatchObject({ kind: 'duplicate', version: 1, state: 'approving' });
+    expect(await hub.submit({ user: 'alice' }, request, { id: 'trip-1', eventId: 'key-2' })).toMatchObject({ kind: 'exists' });
+
+    const approve = await hub.send('trip-1', { type: 'APPROVE' }, { user: 'bob' }, 'decision-1');
+    const replay = await hub.send('trip-1', { type: 'APPROVE' }, { user: 'bob' }, 'decision-1');
+    expect(approve).toMatchObject({ kind: 'committed', version: 3 });
+    expect(replay).toMatchObject({ kind: 'duplicate', version: 3 });
+    expect((await hub.history('trip-1')).filter((h) => h.event === 'APPROVE')).toHaveLength(1);
+  });
+
+  it('refuses submissions that break the type rules, before anything is stored', async () => {
+    const hub = await fx.start();
+    await expect(hub.submit({ user: 'alice' }, { type: 'nope', title: 't', payload: {} }, { id: 'x1' })).rejects.toMatchObject({ code: 'MESSAGE_TYPE_UNKNOWN' });
+    await expect(hub.submit({ user: 'alice' }, { type: 'generic', title: 't', payload: {} }, { id: 'x2' })).rejects.toMatchObject({ code: 'MESSAGE_APPROVERS_REQUIRED' });
+    await expect(hub.submit({ user: 'alice' }, { type: 'generic', title: 't', payload: {}, approvers: ['alice'] }, { id: 'x3' })).rejects.toMatchObject({ code: 'MESSAGE_SELF_APPROVAL' });
+    expect(await hub.message('x1')).toBeUndefined();
+    expect(await hub.message('x3')).toBeUndefined();
+  });
 });
