@@ -5,14 +5,13 @@
 // error rather than a setting that silently does nothing. Checks that need the whole file (platforms
 // that exist, conditions that compile) live in load-config.ts.
 import { z } from 'zod';
+import type { ApprovalMode, ApprovalStep } from '../../machines/message.types.ts';
 import { parseDuration } from './duration.ts';
 
 export type Operation =
   | { operation: 'record' }
   | { operation: 'http'; url: string; method: 'POST' | 'PUT'; headers: Record<string, string>; timeoutMs: number; retries: number };
-export type ApprovalMode = 'one' | 'any' | 'all';
-/** approvers: user ids or 'group:<name>' */
-export interface ApprovalStep { approvers: string[]; mode: ApprovalMode }
+export type { ApprovalMode, ApprovalStep };
 export interface MessageType {
   name: string;
   /** Fixed approval steps; when absent, approvers come per message (one step with `mode`). */

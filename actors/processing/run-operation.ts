@@ -8,6 +8,7 @@
 // same key instead of running the operation twice.
 import { assertOutboundUrl, OutboundUrlRefused } from '../outbound/outbound-url.ts';
 import type { Operation } from '../config/config.schema.ts';
+import { errorCode, parseRetryAfter } from '../outbound/http-failure.ts';
 
 export interface OperationInput {
   messageId: string; idempotencyKey: string; type: string; title: string; payload: unknown; requester: string;
@@ -108,18 +109,10 @@ async function attemptOnce(
   await res.body?.cancel().catch(() => undefined);
   if (status >= 300 && status < 400) return { ok: false, permanent: true, unknown: false, error: `HTTP ${status}: redirects are not followed` };
   if (status >= 500 || status === 408 || status === 429) {
-    const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
+    const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), MAX_RETRY_AFTER_MS);
     return { ok: false, permanent: false, unknown: false, error: `HTTP ${status}`, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
   }
   return { ok: false, permanent: true, unknown: false, error: `HTTP ${status}` };
-}
-
-function errorCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-  }
-  return undefined;
 }
 
 function networkFailure(err: unknown, timeoutMs: number): Failure {
@@ -132,13 +125,6 @@ function networkFailure(err: unknown, timeoutMs: number): Failure {
 }
 
 /** Retry-After in seconds (or an HTTP date), capped so one endpoint cannot park a message for hours. */
-function parseRetryAfter(value: string | null): number | undefined {
-  if (!value) return undefined;
-  const ms = /^\d+$/.test(value.trim()) ? Number(value.trim()) * 1000 : Date.parse(value) - Date.now();
-  if (!Number.isFinite(ms)) return undefined;
-  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
-}
-
 class TooLarge extends Error {}
 
 async function readCapped(res: Response): Promise<string> {

@@ -10,6 +10,7 @@
 import { assertOutboundUrl, OutboundUrlRefused } from '../../outbound/outbound-url.ts';
 import { signWebhook, WEBHOOK_SECRET_PREFIX } from './standard-webhooks.ts';
 import { postJson, type PostAnswer } from '../../outbound/post-json.ts';
+import { errorCode, parseRetryAfter } from '../../outbound/http-failure.ts';
 
 export interface WebhookDelivery { id: string; type: string; timestampSeconds: number; data: unknown }
 export type DeliveryResult =
@@ -68,7 +69,7 @@ export async function deliverWebhook(
     return { ok: false, retryable: false, status, error: `HTTP ${status}: redirects are not followed; update the webhook URL` };
   }
   if (status === 408 || status === 429 || status >= 500) {
-    const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.header('retry-after') ?? null) : undefined;
+    const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.header('retry-after') ?? null, MAX_RETRY_AFTER_MS) : undefined;
     return {
       ok: false, retryable: true, status, error: redact(`HTTP ${status}${detail}`),
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
@@ -91,27 +92,9 @@ function redactor(secret: string): (message: string) => string {
   return (message) => needles.reduce((m, n) => m.split(n).join('[redacted]'), message);
 }
 
-function errorCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-  }
-  return undefined;
-}
-
 function networkError(err: unknown, timeoutMs: number): string {
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `timed out after ${timeoutMs} ms`;
   return `network error: ${errorCode(err) ?? (err as Error)?.message ?? String(err)}`;
 }
 
 /** Retry-After as delay-seconds or an HTTP date, in ms from now, capped; undefined when absent or invalid. */
-function parseRetryAfter(value: string | null): number | undefined {
-  if (!value) return undefined;
-  const v = value.trim();
-  let ms: number;
-  if (/^\d+$/.test(v)) ms = Number(v) * 1000;
-  else if (/[A-Za-z]/.test(v)) ms = Date.parse(v) - Date.now(); // an HTTP date always names a day or month
-  else return undefined;
-  if (!Number.isFinite(ms)) return undefined;
-  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
-}
