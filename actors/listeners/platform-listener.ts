@@ -5,8 +5,8 @@
 //   stale      the platform already holds v or later (a redelivery, or overtaken): ack, nothing else.
 //   gap        it holds less than v - 1 (JetStream redelivery breaks order): the missing versions
 //              are read from the message log and delivered first, in order.
-//   deliver    the platform shows v; the version it now holds is recorded (only ever forward);
-//              a delivered result (a `validated` transition) is reported to M as DELIVERED.
+//   deliver    the platform shows v; a delivered result (a `validated` transition) is reported
+//              to M as DELIVERED; then the version it now holds is recorded (only ever forward).
 //   retry      a retryable failure: nak with the backoff delay (or the platform's Retry-After);
 //              JetStream redelivers v later.
 //   dead       permanent failure, or the retry budget is spent: a dead letter is written, the
@@ -102,16 +102,18 @@ export class PlatformListener {
       return undefined;
     }
     const result = await this.platform.deliver(r);
+    // The actor hears of a delivered result before the holding is recorded: a crash in between
+    // redelivers the transition, and the report (idempotent by its event id) is sent again.
     if (result.ok) {
       const done = this.clock.now();
-      await this.hold(r, { version: r.version, status: 'delivered', at: done, lagMs: done - r.at });
       if (this.isResultFor(r)) await this.report(r, { type: 'DELIVERED', platform: name });
+      await this.hold(r, { version: r.version, status: 'delivered', at: done, lagMs: done - r.at });
       return undefined;
     }
     if (result.retryable && attempt < this.opts.maxAttempts) return result.retryAfterMs ?? this.retryDelay(attempt);
     await this.holdings.deadLetter({ platform: name, messageId: r.messageId, version: r.version, error: result.error, attempts: attempt, at: now });
-    await this.hold(r, { version: r.version, status: 'failed', at: now, lagMs: now - r.at });
     if (this.isResultFor(r)) await this.report(r, { type: 'DELIVERY_FAILED', platform: name, error: result.error });
+    await this.hold(r, { version: r.version, status: 'failed', at: now, lagMs: now - r.at });
     return undefined;
   }
 
