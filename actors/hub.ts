@@ -4,9 +4,10 @@
 // Redis and NATS; they split the partitions between them and take over each other's on a crash.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { MessageInput } from '../machines/message.types.ts';
-import { JetStreamTransport, redact } from '../transport/nats/jetstream-transport.ts';
+import { JetStreamTransport } from '../transport/nats/jetstream-transport.ts';
+import { connectRedis } from '../transport/redis/redis-connection.ts';
 import { DEFAULT_PARTITIONS } from '../transport/redis/redis-keys.ts';
 import { RedisMessageStore } from '../transport/redis/redis-message-store.ts';
 import { RedisPlatformStore, type PlatformHolding } from '../transport/redis/redis-platform-store.ts';
@@ -80,14 +81,7 @@ export class Hub {
     const node = o.node ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     const log = o.log ?? defaultLog;
     const onError = (e: unknown) => log('warn', (e as Error).message, { cause: String((e as Error).cause ?? '') });
-    const redis = new Redis(o.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 2, lazyConnect: true });
-    redis.on('error', () => {});
-    try {
-      await redis.connect();
-    } catch (cause) {
-      redis.disconnect();
-      throw new Error(`cannot reach Redis at ${redact(o.redisUrl)}`, { cause });
-    }
+    const redis = await connectRedis(o.redisUrl);
     const nats = await JetStreamTransport.connect(o.natsUrl, prefix, `assent ${node}`).catch((e) => {
       redis.disconnect();
       throw e;

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { readStartSettings, SettingsError } from '../../cli/settings.ts';
+
+describe('assent start settings', () => {
+  it('reads the environment, flags winning', () => {
+    const s = readStartSettings(['--port', '9090'], { PORT: '8000', REDIS_URL: 'redis://r', NATS_URL: 'nats://n', ASSENT_CONFIG: 'a.yaml' });
+    expect(s).toEqual({ port: 9090, redisUrl: 'redis://r', natsUrl: 'nats://n', configPath: 'a.yaml', dataDir: '.assent', production: false });
+  });
+
+  it('reports every problem at once', () => {
+    try {
+      readStartSettings(['--port=99999', '--colour', 'red'], { REDIS_URL: 'redis://r' });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(SettingsError);
+      expect((e as SettingsError).problems).toEqual([
+        'PORT: 99999 is not a port number',
+        'NATS_URL: set REDIS_URL and NATS_URL together, or neither',
+        '--colour: unknown flag',
+      ]);
+    }
+  });
+
+  it('refuses a flag without its value', () => {
+    expect(() => readStartSettings(['--port'], { REDIS_URL: 'r', NATS_URL: 'n' })).toThrow(/--port: needs a value/);
+  });
+});
