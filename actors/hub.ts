@@ -2,7 +2,7 @@
 // partitions, and runs the message host (actors), the outbox relay, the timer poller, the
 // processing worker and one listener per platform. Any number of hubs can run against the same
 // Redis and NATS; they split the partitions between them and take over each other's on a crash.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { MessageInput } from '../machines/message.types.ts';
@@ -140,13 +140,16 @@ export class Hub {
   async submit(requester: Caller & { user: string }, request: SubmitRequest, opts: { id?: string; eventId?: string } = {}): Promise<TurnOutcome & { id: string }> {
     const id = opts.id ?? newMessageId();
     const input: MessageInput = resolveSubmission(this.config, id, requester.user, request);
-    const outcome = await this.host.run({ kind: 'submit', messageId: id, input, caller: this.withGroups(requester), ...(opts.eventId ? { eventId: opts.eventId } : {}) });
+    const eventId = opts.eventId ?? `submit:${randomUUID()}`;
+    const outcome = await this.host.run({ kind: 'submit', messageId: id, input, caller: this.withGroups(requester), eventId });
     return { ...outcome, id };
   }
 
   /** Sends an event to a message on behalf of `caller` (a person, or a platform). */
-  send(messageId: string, event: MessageCommand, caller: Caller, eventId?: string): Promise<TurnOutcome> {
-    return this.host.run({ kind: 'event', messageId, event, caller: this.withGroups(caller), ...(eventId ? { eventId } : {}) });
+  send(messageId: string, event: MessageCommand, caller: Caller, eventId = `event:${randomUUID()}`): Promise<TurnOutcome> {
+    // Every event carries an id, so a turn forwarded twice (a reply lost between hub processes)
+    // still applies once.
+    return this.host.run({ kind: 'event', messageId, event, caller: this.withGroups(caller), eventId });
   }
 
   /** The canonical record, as stored: the latest committed view and what each platform holds. */
