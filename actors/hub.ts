@@ -9,7 +9,7 @@ import type { MessageInput } from '../machines/message.types.ts';
 import { JetStreamTransport } from '../transport/nats/jetstream-transport.ts';
 import { connectRedis } from '../transport/redis/redis-connection.ts';
 import { DEFAULT_PARTITIONS } from '../transport/redis/redis-keys.ts';
-import { RedisMessageStore } from '../transport/redis/redis-message-store.ts';
+import { RedisMessageStore, type OutboxEntry } from '../transport/redis/redis-message-store.ts';
 import { RedisPlatformStore, type PlatformHolding } from '../transport/redis/redis-platform-store.ts';
 import { RedisPortalStore } from '../transport/redis/redis-portal-store.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -108,7 +108,11 @@ export class Hub {
       for (const observe of observers) observe(record);
     };
     host = new MessageHost(store, nats, ownership, clock, committed, { idleMs: 120_000, forwardTimeoutMs: 15_000 });
-    relay = new OutboxRelay(store, nats, () => ownership.ownedPartitions(), { sweepMs: o.sweepMs ?? 500, batch: 256, onError });
+    const onUndeliverable = async (entry: OutboxEntry, e: Error) => {
+      log('error', 'an outbox entry can never be published', { messageId: entry.messageId, version: entry.version, kind: entry.kind });
+      await holdings.deadLetter({ platform: 'broadcast', messageId: entry.messageId, version: entry.version, error: e.message, attempts: 1, at: clock.now() });
+    };
+    relay = new OutboxRelay(store, nats, () => ownership.ownedPartitions(), { sweepMs: o.sweepMs ?? 500, batch: 256, onError, onUndeliverable });
     const timers = new TimerPoller(store, host, clock, () => ownership.ownedPartitions(), { pollMs: o.pollMs ?? 250, batch: 200, onError });
     const hub = new Hub(node, o.config, clock, store, holdings, portal, host, ownership, relay, timers, redis, nats, observers);
 

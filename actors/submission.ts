@@ -3,6 +3,9 @@
 import type { ApprovalStep, MessageInput } from '../machines/message.types.ts';
 import type { AssentConfig } from './config/config.schema.ts';
 
+export const MAX_PAYLOAD_BYTES = 256 * 1024;
+export const MAX_TITLE_CHARS = 500;
+
 export interface SubmitRequest {
   type: string;
   title: string;
@@ -10,7 +13,7 @@ export interface SubmitRequest {
   approvers?: string[];
 }
 
-export type SubmissionRefusal = 'MESSAGE_TYPE_UNKNOWN' | 'MESSAGE_APPROVERS_REQUIRED' | 'MESSAGE_APPROVERS_FIXED' | 'MESSAGE_SELF_APPROVAL' | 'MESSAGE_APPROVERS_INVALID';
+export type SubmissionRefusal = 'MESSAGE_TOO_LARGE' | 'MESSAGE_TYPE_UNKNOWN' | 'MESSAGE_APPROVERS_REQUIRED' | 'MESSAGE_APPROVERS_FIXED' | 'MESSAGE_SELF_APPROVAL' | 'MESSAGE_APPROVERS_INVALID';
 
 export class SubmissionRefused extends Error {
   constructor(readonly code: SubmissionRefusal, message: string) {
@@ -20,6 +23,11 @@ export class SubmissionRefused extends Error {
 }
 
 export function resolveSubmission(config: AssentConfig, id: string, requester: string, request: SubmitRequest): MessageInput {
+  // Every transition carries the message (and later its result) to JetStream, whose messages stop
+  // at 1 MiB by default: a payload is kept well below that.
+  if (JSON.stringify(request.payload ?? null).length > MAX_PAYLOAD_BYTES || request.title.length > MAX_TITLE_CHARS) {
+    throw new SubmissionRefused('MESSAGE_TOO_LARGE', `the payload is limited to ${MAX_PAYLOAD_BYTES} bytes and the title to ${MAX_TITLE_CHARS} characters`);
+  }
   const type = config.types[request.type];
   if (!type) throw new SubmissionRefused('MESSAGE_TYPE_UNKNOWN', `no message type ${request.type}`);
   let steps: ApprovalStep[];

@@ -21,6 +21,7 @@ import type {
 
 /** Bump when a change makes old persisted snapshots need a migration (see actors/snapshot-envelope.ts). */
 export const MESSAGE_MACHINE_VERSION = 1;
+export const MAX_REMINDERS = 20;
 
 type Ev<T extends MessageEvent['type']> = Extract<MessageEvent, { type: T }>;
 type Args = { context: MessageContext; event: MessageEvent };
@@ -103,8 +104,11 @@ export const messageMachine = setup({
       if (context.deadlineMs) enqueue.raise({ type: 'DEADLINE' } as MessageEvent, { delay: context.deadlineMs, id: 'deadline' });
       if (context.reminderMs) enqueue.raise({ type: 'REMIND' } as MessageEvent, { delay: context.reminderMs, id: 'remind' });
     }),
+    // Reminders stop after MAX_REMINDERS: a message nobody decides must not grow its log forever.
     armReminder: enqueueActions(({ context, enqueue }) => {
-      if (context.reminderMs) enqueue.raise({ type: 'REMIND' } as MessageEvent, { delay: context.reminderMs, id: 'remind' });
+      if (context.reminderMs && context.reminders < MAX_REMINDERS) {
+        enqueue.raise({ type: 'REMIND' } as MessageEvent, { delay: context.reminderMs, id: 'remind' });
+      }
     }),
     recordResult: assign(({ event }) => {
       const e = event as Ev<'PROCESSED'>;

@@ -53,7 +53,14 @@ export class PlatformListener {
   }
 
   private receive(m: InboundMessage): Promise<void> {
-    const record = JSON.parse(m.data) as TransitionRecord;
+    let record: TransitionRecord;
+    try {
+      record = JSON.parse(m.data) as TransitionRecord;
+    } catch (e) {
+      // Not a transition this hub wrote: nothing to deliver, and no reason to stop the listener.
+      this.opts.onError(new Error(`platform ${this.platform.name}: unreadable transition dropped`, { cause: e }));
+      return m.ack();
+    }
     const id = record.messageId;
     const turn = (this.mailboxes.get(id) ?? Promise.resolve()).then(() => this.handle(record, m));
     const settled = turn.catch((e) => {
@@ -98,6 +105,8 @@ export class PlatformListener {
     const name = this.platform.name;
     const now = this.clock.now();
     if (!this.platform.wants(r)) {
+      // A platform that filters out results still counts as holding what it asked for.
+      if (this.isResultFor(r)) await this.report(r, { type: 'DELIVERED', platform: name });
       await this.hold(r, { version: r.version, status: 'skipped', at: now, lagMs: now - r.at });
       return undefined;
     }

@@ -4,13 +4,17 @@ import type { Commit } from '../../transport/redis/redis-message-store.ts';
 import type { TurnPlan } from './message-turn.ts';
 import { sealSnapshot } from './snapshot-envelope.ts';
 
-export function commitOf(plan: TurnPlan, guard: { epoch: number; expectedVersion: number; eventId?: string | undefined }): Commit {
+export function commitOf(
+  plan: TurnPlan,
+  guard: { epoch: number; expectedVersion: number; eventId?: string | undefined; firedTimer?: { member: string; dueMs: number } | undefined },
+): Commit {
   const entry = JSON.stringify(plan.record);
   return {
     messageId: plan.record.messageId,
     epoch: guard.epoch,
     expectedVersion: guard.expectedVersion,
     ...(guard.eventId ? { eventId: guard.eventId } : {}),
+    ...(guard.firedTimer ? { firedTimer: guard.firedTimer } : {}),
     envelope: sealSnapshot(plan.next),
     state: plan.record.to,
     logEntry: entry,

@@ -6,7 +6,8 @@
 //   ours       M's mailbox runs one turn at a time. A turn activates M (from the cache, or from its
 //              Redis envelope), plans the pure transition, and commits it with the version and the
 //              partition's epoch. CONFLICT (someone else committed) reloads and plans again;
-//              DUPLICATE (event id seen) answers the stored version; FENCED gives the partition up
+//              DUPLICATE (event id seen) answers the stored version; STALE_TIMER (the timer was
+//              cancelled or re-armed since it was read) does nothing; FENCED gives the partition up
 //              and forwards the request to the new owner.
 //   due now    timers the turn armed that are already due (routing after a submit) fire at once, in
 //              the same mailbox slot; the timer poller fires them after a crash instead.
@@ -39,7 +40,8 @@ export type TurnOutcome =
   | { kind: 'not-found' }
   | { kind: 'exists'; version: number; state: TopState };
 
-type Reply = TurnOutcome | { kind: 'moved' };
+/** `moved`: not the owner (any more); `error`: the owner failed to run the turn. Both are retried. */
+type Reply = TurnOutcome | { kind: 'moved' } | { kind: 'error' };
 
 interface Activation {
   snapshot: MessageSnapshot;
@@ -95,7 +97,7 @@ export class MessageHost {
         const raw = await this.nats.request(this.nats.names.turnSubject(partition), JSON.stringify(request), 2_000);
         reply = raw === undefined ? undefined : (JSON.parse(raw) as Reply);
       }
-      if (reply && reply.kind !== 'moved') return reply;
+      if (reply && reply.kind !== 'moved' && reply.kind !== 'error') return reply;
       if (Date.now() > deadline) throw new HubUnavailable(`no hub process owns partition ${partition}`);
       await new Promise((r) => setTimeout(r, Math.min(25 * 2 ** attempt, 500)));
     }
@@ -122,8 +124,10 @@ export class MessageHost {
       const current = await this.activate(request.messageId);
       const planned = this.plan(request, current);
       if ('kind' in planned) return (await this.alreadyApplied(request, current)) ?? planned;
-      const result = await this.store.commitTransition(commitOf(planned.plan, { epoch, expectedVersion: current?.version ?? 0, eventId: eventIdOf(request) }));
-      const outcome = await this.settle(request, partition, planned.plan, result, current);
+      const firedTimer = request.kind === 'timer' ? { member: request.member, dueMs: request.dueMs } : undefined;
+      const guard = { epoch, expectedVersion: current?.version ?? 0, eventId: eventIdOf(request), firedTimer };
+      const result = await this.store.commitTransition(commitOf(planned.plan, guard));
+      const outcome = await this.settle(request, partition, epoch, planned.plan, result, current);
       if (outcome) return outcome;
     }
     throw new Error(`message ${request.messageId}: too many concurrent commits`);
@@ -146,7 +150,9 @@ export class MessageHost {
     return plan ? { plan } : { kind: 'not-applicable', version: current.version, state: topStateOf(current.snapshot) };
   }
 
-  private async settle(request: TurnRequest, partition: number, plan: TurnPlan, result: CommitResult, current: Activation | undefined): Promise<Reply | undefined> {
+  private async settle(
+    request: TurnRequest, partition: number, epoch: number, plan: TurnPlan, result: CommitResult, current: Activation | undefined,
+  ): Promise<Reply | undefined> {
     switch (result.status) {
       case 'OK': {
         this.cache.set(request.messageId, { snapshot: plan.next, version: result.version, lastUsed: this.clock.now() });
@@ -165,8 +171,11 @@ export class MessageHost {
           if (existing) return { kind: 'exists', version: existing.version, state: topStateOf(existing.snapshot) };
         }
         return undefined;
+      case 'STALE_TIMER':
+        return { kind: 'not-applicable', version: current?.version ?? 0, state: current ? topStateOf(current.snapshot) : 'pending' };
       case 'FENCED':
-        this.ownership.markLost(partition);
+        // Only the ownership this turn ran under is lost; the node may hold the partition again.
+        this.ownership.markLost(partition, epoch);
         return { kind: 'moved' };
     }
   }

@@ -10,6 +10,7 @@
 // One drain per partition at a time; a wake during a drain runs one more pass afterwards.
 import type { JetStreamTransport } from '../../transport/nats/jetstream-transport.ts';
 import type { OutboxEntry, RedisMessageStore } from '../../transport/redis/redis-message-store.ts';
+import { TransportError } from '../../transport/transport-error.ts';
 
 export class OutboxRelay {
   private readonly draining = new Map<number, Promise<void>>();
@@ -20,7 +21,12 @@ export class OutboxRelay {
     private readonly store: RedisMessageStore,
     private readonly nats: JetStreamTransport,
     private readonly ownedPartitions: () => number[],
-    private readonly opts: { sweepMs: number; batch: number; onError: (e: unknown) => void },
+    private readonly opts: {
+      sweepMs: number;
+      batch: number;
+      onError: (e: unknown) => void;
+      onUndeliverable: (entry: OutboxEntry, e: TransportError) => Promise<void>;
+    },
   ) {}
 
   start(): void {
@@ -50,16 +56,29 @@ export class OutboxRelay {
     for (;;) {
       const entries = await this.store.readOutbox(partition, this.opts.batch);
       if (entries.length === 0) return;
-      await this.publish(entries);
-      await this.store.clearOutbox(partition, entries.map((e) => e.id));
+      const results = await this.publish(entries);
+      // Published entries leave; one that can never be published (too large) leaves as a dead
+      // letter rather than blocking its partition; the rest stay for the next pass.
+      const done: string[] = [];
+      let transient: unknown;
+      for (const [i, r] of results.entries()) {
+        const entry = entries[i]!;
+        if (r.status === 'fulfilled') done.push(entry.id);
+        else if (r.reason instanceof TransportError && r.reason.code === 'NATS_PAYLOAD_TOO_LARGE') {
+          await this.opts.onUndeliverable(entry, r.reason);
+          done.push(entry.id);
+        } else transient ??= r.reason;
+      }
+      await this.store.clearOutbox(partition, done);
+      if (transient) throw transient;
       if (entries.length < this.opts.batch) return;
     }
   }
 
   /** Publishes without clearing: the first half of a drain (tests use it to crash in between). */
-  publish(entries: OutboxEntry[]): Promise<boolean[]> {
+  publish(entries: OutboxEntry[]): Promise<PromiseSettledResult<boolean>[]> {
     const { names } = this.nats;
-    return Promise.all(
+    return Promise.allSettled(
       entries.map((e) =>
         e.kind === 'command'
           ? this.nats.publish(names.commandSubject(e.messageId), e.payload, `${e.messageId}:${e.version}:command`)

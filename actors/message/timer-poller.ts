@@ -2,7 +2,8 @@
 // per partition, by due time), never in XState's own scheduler, which a restored actor forgets.
 //
 // Every `pollMs` (or when a test calls `poll()` after moving the clock) it reads the due timers of
-// each owned partition and fires each through the message's mailbox, as a turn like any other.
+// each owned partition and fires each through the message's mailbox, as a turn like any other. One
+// pass at a time; a poll asked for during a pass runs once more after it.
 // Overdue timers fire on the first poll after an outage: deadlines are absolute, never skipped.
 // A timer whose event no longer applies is dropped, unless it was re-armed in the meantime.
 import type { RedisMessageStore } from '../../transport/redis/redis-message-store.ts';
@@ -12,6 +13,7 @@ import type { MessageHost } from './message-host.ts';
 export class TimerPoller {
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<number> | undefined;
+  private next: Promise<number> | undefined;
 
   constructor(
     private readonly store: RedisMessageStore,
@@ -26,10 +28,21 @@ export class TimerPoller {
     this.timer.unref();
   }
 
-  /** Fires every due timer of the owned partitions; answers how many fired. */
+  /**
+   * Fires every due timer of the owned partitions; answers how many fired. A call while a pass runs
+   * gets the pass after it (one, shared by all such callers): the running one may have read the
+   * clock before the caller moved it.
+   */
   poll(): Promise<number> {
-    this.polling ??= this.fireDue().finally(() => (this.polling = undefined));
-    return this.polling;
+    if (!this.polling) {
+      this.polling = this.fireDue().finally(() => (this.polling = undefined));
+      return this.polling;
+    }
+    this.next ??= this.polling.catch(() => 0).then(() => {
+      this.next = undefined;
+      return this.poll();
+    });
+    return this.next;
   }
 
   private async fireDue(): Promise<number> {
@@ -51,6 +64,7 @@ export class TimerPoller {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.next?.catch(() => {});
     await this.polling?.catch(() => {});
   }
 }

@@ -3,7 +3,8 @@
 // PROCESSED or PROCESSING_FAILED. Commands arrive through a JetStream work queue shared by every hub
 // process; one is acked only after the actor has the answer, so a crash mid-operation runs it again
 // with the same idempotency key (the endpoint drops the copy) and the answer's event id makes the
-// actor apply it once.
+// actor apply it once. A retry after an exception keeps the idempotency key but is a new run (a new
+// command version), so its answer has an event id of its own.
 import type { InboundMessage, JetStreamTransport } from '../../transport/nats/jetstream-transport.ts';
 import type { AssentConfig } from '../config/config.schema.ts';
 import type { MessageHost } from '../message/message-host.ts';
@@ -34,12 +35,12 @@ export class ProcessingWorker {
     const command = JSON.parse(m.data) as ProcessingCommand;
     const keepAlive = setInterval(() => m.inProgress(), Math.max(1000, this.opts.ackWaitMs / 3));
     try {
-      const outcome = await this.process(command);
+      const outcome = limitSize(await this.process(command));
       const event = outcome.ok
         ? { type: 'PROCESSED' as const, key: command.key, data: outcome.data, verdict: verdictOf(this.conditions(command.type, outcome.data)) }
         : { type: 'PROCESSING_FAILED' as const, key: command.key, error: outcome.error, unknown: outcome.unknown };
       await this.host.run({
-        kind: 'event', messageId: command.messageId, event, eventId: `processed:${command.idempotencyKey}`, caller: { platform: 'assent' },
+        kind: 'event', messageId: command.messageId, event, eventId: `processed:${command.idempotencyKey}:v${command.version}`, caller: { platform: 'assent' },
       });
       await m.ack();
     } finally {
@@ -64,4 +65,11 @@ export class ProcessingWorker {
 
 function verdictOf(r: { ok: true } | { ok: false; errors: string[] }): { ok: boolean; errors: string[] } {
   return r.ok ? { ok: true, errors: [] } : { ok: false, errors: r.errors };
+}
+
+/** Processing data rides on every later broadcast: past MAX_RESULT_BYTES it is refused for good. */
+export const MAX_RESULT_BYTES = 256 * 1024;
+function limitSize(outcome: OperationOutcome): OperationOutcome {
+  if (!outcome.ok || JSON.stringify(outcome.data ?? null).length <= MAX_RESULT_BYTES) return outcome;
+  return { ok: false, permanent: true, unknown: false, error: `the processing data is larger than ${MAX_RESULT_BYTES} bytes` };
 }

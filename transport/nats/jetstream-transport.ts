@@ -99,6 +99,10 @@ export class JetStreamTransport {
       const ack = await this.js.publish(subject, data, { msgID: msgId, headers: h });
       return ack.duplicate;
     } catch (cause) {
+      // Too large never succeeds, whatever the retries; anything else may (a restart, a leader move).
+      if ((cause as { code?: string }).code === 'MAX_PAYLOAD_EXCEEDED') {
+        throw new TransportError('NATS_PAYLOAD_TOO_LARGE', `JetStream refused a ${data.length}-byte message to ${subject}`, { cause });
+      }
       throw new TransportError('NATS_PUBLISH_FAILED', `JetStream publish to ${subject} failed`, { cause });
     }
   }

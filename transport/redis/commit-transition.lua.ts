@@ -3,12 +3,14 @@
 // updates (DESIGN.md section 4). Checks, in order, that refuse the whole turn:
 //   FENCED     the partition's epoch moved on: another hub process owns it now (a stale owner)
 //   DUPLICATE  this event id was applied before (returns the version it produced)
+//   STALE_TIMER the turn fires a timer that was cancelled or re-armed since it was read
 //   CONFLICT   the message is not at the expected version (returns the current version)
 // Then, together: the snapshot envelope at version+1, the log entry (stream id = version), the
 // event id, outbox entries for the relay, and timer changes (removals first, then additions).
 //
 // KEYS: message, log, seen, outbox, timers, timerEvents, epoch
 // ARGV: epoch, expectedVersion, eventId, envelope, state, logEntry, nowMs, messageId,
+//       firedTimerMember ('' when the turn fires no timer), firedTimerDueMs,
 //       nOutbox, (kind, payload)*, nRemove, (member)*, nAdd, (member, dueMs, eventJson)*
 export const COMMIT_TRANSITION_LUA = `
 local epoch = redis.call('GET', KEYS[7])
@@ -17,15 +19,21 @@ if ARGV[3] ~= '' then
   local seen = redis.call('HGET', KEYS[3], ARGV[3])
   if seen then return {'DUPLICATE', seen} end
 end
+if ARGV[9] ~= '' then
+  local due = redis.call('ZSCORE', KEYS[5], ARGV[9])
+  if not due or tonumber(due) ~= tonumber(ARGV[10]) then return {'STALE_TIMER', '0'} end
+end
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if current ~= tonumber(ARGV[2]) then return {'CONFLICT', tostring(current)} end
 local version = current + 1
 local now = ARGV[7]
+-- The log first: Redis does not undo a script's earlier writes when a later command fails, and a
+-- snapshot must never move ahead of its log.
+redis.call('XADD', KEYS[2], version .. '-1', 'entry', ARGV[6])
 if current == 0 then redis.call('HSET', KEYS[1], 'createdAt', now) end
 redis.call('HSET', KEYS[1], 'version', version, 'envelope', ARGV[4], 'state', ARGV[5], 'updatedAt', now)
-redis.call('XADD', KEYS[2], version .. '-1', 'entry', ARGV[6])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[3], version) end
-local i = 9
+local i = 11
 local n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do
   redis.call('XADD', KEYS[4], '*', 'message', ARGV[8], 'version', version, 'kind', ARGV[i], 'payload', ARGV[i + 1])

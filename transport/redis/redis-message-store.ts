@@ -33,12 +33,15 @@ export interface Commit {
   outbox: Array<{ kind: string; payload: string }>;
   removeTimers: string[];
   addTimers: TimerChange[];
+  /** The timer this turn fires: the commit is refused if it was cancelled or re-armed meanwhile. */
+  firedTimer?: { member: string; dueMs: number };
 }
 
 export type CommitResult =
   | { status: 'OK'; version: number }
   | { status: 'DUPLICATE'; version: number }
   | { status: 'CONFLICT'; version: number }
+  | { status: 'STALE_TIMER' }
   | { status: 'FENCED'; epoch: number };
 
 export interface OutboxEntry {
@@ -58,7 +61,19 @@ type Scripts = Redis & {
   acquireLease(...args: Array<string | number>): Promise<number>;
   renewLease(...args: Array<string | number>): Promise<number>;
   releaseLease(...args: Array<string | number>): Promise<number>;
+  dropTimer(...args: Array<string | number>): Promise<number>;
 };
+
+// Compare-and-delete: only the timer as it was read (same due time) is dropped, never a re-armed one.
+const DROP_TIMER_LUA = `
+local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if due and tonumber(due) == tonumber(ARGV[2]) then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+`;
 
 export class RedisMessageStore {
   private readonly redis: Scripts;
@@ -69,6 +84,7 @@ export class RedisMessageStore {
     redis.defineCommand('acquireLease', { numberOfKeys: 2, lua: ACQUIRE_LEASE_LUA });
     redis.defineCommand('renewLease', { numberOfKeys: 2, lua: RENEW_LEASE_LUA });
     redis.defineCommand('releaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE_LUA });
+    redis.defineCommand('dropTimer', { numberOfKeys: 2, lua: DROP_TIMER_LUA });
   }
 
   partitionOf(messageId: string): number {
@@ -96,12 +112,14 @@ export class RedisMessageStore {
     const args: Array<string | number> = [
       k.message, k.log, k.seen, k.outbox, k.timers, k.timerEvents, k.epoch,
       c.epoch, c.expectedVersion, c.eventId ?? '', c.envelope, c.state, c.logEntry, c.nowMs, c.messageId,
+      c.firedTimer?.member ?? '', c.firedTimer?.dueMs ?? 0,
       c.outbox.length, ...c.outbox.flatMap((o) => [o.kind, o.payload]),
       c.removeTimers.length, ...c.removeTimers,
       c.addTimers.length, ...c.addTimers.flatMap((t) => [t.member, t.dueMs, t.event]),
     ];
     const [status, value] = await this.call('commit a transition', () => this.redis.commitTransition(...args));
     if (status === 'FENCED') return { status, epoch: Number(value) };
+    if (status === 'STALE_TIMER') return { status };
     if (status === 'OK' || status === 'DUPLICATE' || status === 'CONFLICT') return { status, version: Number(value) };
     throw new TransportError('REDIS_PROTOCOL', `commitTransition answered ${status}`);
   }
@@ -141,26 +159,18 @@ export class RedisMessageStore {
     if (rows.length === 0) return [];
     const members = rows.filter((_, i) => i % 2 === 0);
     const events = await this.call('read timer events', () => this.redis.hmget(k.timerEvents, ...members));
-    return members.map((member, i) => ({
-      member,
-      messageId: member.slice(0, member.lastIndexOf('|')),
-      dueMs: Number(rows[i * 2 + 1]),
-      event: events[i] ?? '',
-    }));
+    // A timer removed between the two reads (a turn fired or cancelled it) has no event any more: skip it.
+    return members.flatMap((member, i) => {
+      const event = events[i];
+      if (!event) return [];
+      return [{ member, messageId: member.slice(0, member.lastIndexOf('|')), dueMs: Number(rows[i * 2 + 1]), event }];
+    });
   }
 
   /** Drops a timer whose event no longer applies, unless it was re-armed meanwhile. */
   async dropTimer(partition: number, member: string, dueMs: number): Promise<void> {
     const k = partitionKeys(this.prefix, partition);
-    const score = await this.call('read a timer', () => this.redis.zscore(k.timers, member));
-    if (score !== null && Number(score) === dueMs) {
-      await this.call('drop a timer', () => this.redis.multi().zrem(k.timers, member).hdel(k.timerEvents, member).exec());
-    }
-  }
-
-  async nextTimerDue(partition: number): Promise<number | undefined> {
-    const rows = await this.call('read the next timer', () => this.redis.zrange(partitionKeys(this.prefix, partition).timers, '0', '0', 'WITHSCORES'));
-    return rows.length ? Number(rows[1]) : undefined;
+    await this.call('drop a timer', () => this.redis.dropTimer(k.timers, k.timerEvents, member, dueMs));
   }
 
   // Partition leases: the lease names its holder and epoch; the epoch only grows, and every commit
