@@ -8,7 +8,7 @@ import { NATS_URL, REDIS_URL } from './services.ts';
 const prefix = process.argv[2]!;
 const hub = await Hub.start({
   redisUrl: REDIS_URL, natsUrl: NATS_URL, config: parseConfig({}), prefix, partitions: 8,
-  leaseTtlMs: 1_000, tickMs: 100, pollMs: 50, sweepMs: 100, log: () => {},
+  leaseTtlMs: 1_000, tickMs: 100, pollMs: 50, sweepMs: 100, ackWaitMs: 2_000, log: () => {},
 });
 process.stdout.write('ready\n');
 let n = 0;

@@ -30,6 +30,8 @@ export function hubFixture() {
         pollMs: 50,
         sweepMs: 100,
         delivery: { maxAttempts: 3, backoffBaseMs: 20 },
+        // What a crashed hub had taken comes back after this, not after the default 30 s.
+        ackWaitMs: 2_000,
         log: () => {},
         ...rest,
       });

@@ -112,14 +112,16 @@ export class JetStreamTransport {
    * by every hub process (JetStream balances a shared pull consumer like a queue group).
    */
   async consume(stream: string, settings: ConsumerSettings, handle: (m: InboundMessage) => Promise<void>): Promise<() => Promise<void>> {
+    const config = {
+      durable_name: settings.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(settings.ackWaitMs),
+      max_ack_pending: settings.maxAckPending,
+    };
     try {
-      await this.jsm.consumers.add(stream, {
-        durable_name: settings.durable,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(settings.ackWaitMs),
-        max_ack_pending: settings.maxAckPending,
-      });
+      // The last hub to start sets the consumer's settings (they may differ after a configuration change).
+      await this.jsm.consumers.add(stream, config).catch(() => this.jsm.consumers.update(stream, settings.durable, config));
     } catch (cause) {
       throw new TransportError('NATS_UNAVAILABLE', `cannot create consumer ${settings.durable}`, { cause });
     }

@@ -1,0 +1,90 @@
+// A webhook endpoint that is down: back within the retry budget, the message is distributed with no
+// dead letter; down for good, every delivery becomes a dead letter, the undeliverable result sends
+// the message to `exception` (anomaly `delivery-failed` naming the webhook platform), and the
+// requester's RESOLVE_EXCEPTION retry, once the endpoint is back, distributes it.
+import { describe, expect, it } from 'vitest';
+import { generateWebhookSecret } from '../../actors/listeners/webhook/standard-webhooks.ts';
+import { hubFixture } from '../support/hub-fixture.ts';
+import { httpReceiverFixture } from '../support/http-receiver.ts';
+import { eventually } from '../support/services.ts';
+
+const SECRET = generateWebhookSecret();
+// Three attempts per delivery: the first and two retries (20 ms, 40 ms).
+const BUDGET = { maxAttempts: 3, backoffBaseMs: 20 };
+
+describe('a webhook endpoint that is down', () => {
+  const fx = hubFixture();
+  const receiver = httpReceiverFixture();
+
+  const configFor = (url: string) => ({
+    network: { allow: ['127.0.0.1'] },
+    platforms: { webhook: { url: `${url}/hooks`, secret: SECRET } },
+    types: { generic: { platforms: ['portal', 'webhook'] } },
+  });
+
+  it('recovers within the retry budget: answered 503 twice, then up; distributed, no dead letter', async () => {
+    const hooks = await receiver((_req, seen) => (seen.length < 2 ? { status: 503, body: 'maintenance' } : { status: 200 }));
+    const hub = await fx.start({ configDoc: configFor(hooks.url), delivery: BUDGET });
+    const s = await hub.submit({ user: 'alice' }, { type: 'generic', title: 'Desk', payload: {}, approvers: ['bob'] });
+    await hub.send(s.id, { type: 'APPROVE' }, { user: 'bob' });
+
+    const done = await fx.waitForState(hub, s.id, 'distributed');
+    expect(done.anomalies).toEqual([]);
+    await eventually(async () => (await hub.holdings.holding('webhook', s.id))?.version === done.version, 'the webhook to hold the final version');
+    expect(await hub.holdings.holding('webhook', s.id)).toMatchObject({ status: 'delivered' });
+    expect(await hub.holdings.deadLetters()).toEqual([]);
+    expect(hooks.requests.map((r) => r.status).slice(0, 3)).toEqual([503, 503, 200]);
+    expect(hooks.requests.filter((r) => r.status === 503)).toHaveLength(2);
+    // Each transition reached the endpoint successfully, once.
+    const delivered = hooks.requests.filter((r) => r.status === 200).map((r) => r.headers['webhook-id'] as string).filter((id) => !id.endsWith(':retracted'));
+    expect(delivered).toEqual(Array.from({ length: done.version }, (_, i) => `${s.id}:${i + 1}`));
+  });
+
+  it('down for good: dead letters, exception with delivery-failed naming webhook; a retry once it is back distributes', async () => {
+    const hooks = await receiver(() => ({ status: 200 }));
+    const configDoc = configFor(hooks.url);
+    await hooks.down(); // connection refused from now on
+    const hub = await fx.start({ configDoc, delivery: BUDGET });
+    const s = await hub.submit({ user: 'alice' }, { type: 'generic', title: 'Monitor', payload: {}, approvers: ['bob'] });
+    await hub.send(s.id, { type: 'APPROVE' }, { user: 'bob' });
+
+    const failed = await fx.waitForState(hub, s.id, 'exception');
+    expect(failed.substate).toBe('delivery-failed');
+    expect(failed.anomalies).toEqual([
+      expect.objectContaining({ kind: 'delivery-failed', platform: 'webhook', location: { platform: 'webhook' }, detail: expect.stringContaining('ECONNREFUSED') }),
+    ]);
+    const history = await hub.history(s.id);
+    const validatedAt = history.find((h) => h.to === 'validated')!.version;
+    expect(history.at(-1)).toMatchObject({ event: 'DELIVERY_FAILED', to: 'exception', platform: 'webhook' });
+
+    // Every version the endpoint could not be given is a dead letter, the result among them.
+    const letters = await hub.holdings.deadLetters();
+    expect(letters.filter((l) => l.messageId === s.id && l.version === validatedAt)).toEqual([
+      expect.objectContaining({ platform: 'webhook', messageId: s.id, version: validatedAt, error: expect.stringContaining('ECONNREFUSED') }),
+    ]);
+    expect(letters.every((l) => l.platform === 'webhook' && l.messageId === s.id)).toBe(true);
+    expect(await hub.holdings.holding('webhook', s.id)).toMatchObject({ status: 'failed' });
+    expect(hooks.requests).toEqual([]);
+
+    // Only the requester may resolve it.
+    const anomalyId = failed.anomalies[0]!.id;
+    expect(await hub.send(s.id, { type: 'RESOLVE_EXCEPTION', anomalyId, action: 'retry' }, { user: 'bob' })).toMatchObject({ kind: 'not-applicable', state: 'exception' });
+
+    await hooks.up();
+    const retried = await hub.send(s.id, { type: 'RESOLVE_EXCEPTION', anomalyId, action: 'retry' }, { user: 'alice' });
+    expect(retried).toMatchObject({ kind: 'committed', state: 'validated' });
+    const done = await fx.waitForState(hub, s.id, 'distributed');
+    expect(done.anomalies).toEqual([]);
+    expect(done.delivered.sort()).toEqual(['portal', 'webhook']);
+    await eventually(async () => (await hub.holdings.holding('webhook', s.id))?.version === done.version, 'the webhook to hold the final version');
+    expect(await hub.holdings.holding('webhook', s.id)).toMatchObject({ status: 'delivered' });
+    // The endpoint got the re-sent result and everything after it, each version once.
+    const ok = hooks.requests.filter((r) => r.status === 200).map((r) => r.headers['webhook-id'] as string).filter((id) => !id.endsWith(':retracted'));
+    expect(new Set(ok).size).toBe(ok.length);
+    const versions = ok.map((id) => Number(id.slice(s.id.length + 1)));
+    const from = retried.kind === 'committed' ? retried.version : Infinity;
+    for (let v = from; v <= done.version; v++) expect(versions).toContain(v);
+    expect(versions.every((v) => v > validatedAt)).toBe(true); // the dead letters stay dead
+    expect(JSON.parse(hooks.requests.find((r) => r.headers['webhook-id'] === `${s.id}:${done.version}`)!.body).type).toBe('message.distributed');
+  });
+});
