@@ -44,11 +44,11 @@ async function lifecycle(): Promise<Sample> {
   return { submitMs: t1 - t0, decideMs: t2 - t1, toDistributedMs: t3 - t1 };
 }
 
-function progress(label: string, started: number, done: number): NodeJS.Timeout {
+function progress(label: string, started: number, seconds: number, done: () => number): NodeJS.Timeout {
   return setInterval(() => {
-    const frac = Math.min(1, (performance.now() - started) / (SECONDS * 1000));
+    const frac = Math.min(1, (performance.now() - started) / (seconds * 1000));
     const bar = '#'.repeat(Math.round(frac * 30)).padEnd(30, '.');
-    process.stderr.write(`\r${label.padEnd(22)} [${bar}] ${done} lifecycles`);
+    process.stderr.write(`\r${label.padEnd(22)} [${bar}] ${done()} lifecycles`);
   }, 250);
 }
 
@@ -56,7 +56,7 @@ async function closedLoop(seconds: number): Promise<{ samples: Sample[]; elapsed
   const samples: Sample[] = [];
   const started = performance.now();
   const until = started + seconds * 1000;
-  const bar = progress(`closed loop x${CONCURRENCY}`, started, 0);
+  const bar = progress(`closed loop x${CONCURRENCY}`, started, seconds, () => samples.length);
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (performance.now() < until) samples.push(await lifecycle());
   }));
@@ -70,7 +70,7 @@ async function openLoop(rate: number, seconds: number): Promise<{ samples: Sampl
   const running: Promise<void>[] = [];
   const started = performance.now();
   const total = Math.round(rate * seconds);
-  const bar = progress(`open loop ${rate}/s`, started, 0);
+  const bar = progress(`open loop ${rate}/s`, started, seconds, () => samples.length);
   let late = 0;
   for (let i = 0; i < total; i++) {
     const due = started + (i * 1000) / rate;
