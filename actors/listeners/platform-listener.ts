@@ -1,7 +1,9 @@
 // A platform listener actor: reads every committed transition from JetStream through the
 // platform's durable consumer (shared by all hub processes) and brings the platform up to date.
 //
-// Modes of one received transition (version v of message M), one at a time per message:
+// Modes of one received transition (version v of message M), one at a time per message, in this
+// process (a mailbox) and across hub processes (a short delivery lock per platform and message in
+// Redis, which also reads what the platform holds):
 //   stale      the platform already holds v or later (a redelivery, or overtaken): ack, nothing else.
 //   gap        it holds less than v - 1 (JetStream redelivery breaks order): the missing versions
 //              are read from the message log and delivered first, in order.
@@ -17,8 +19,11 @@ import type { PlatformHolding, RedisPlatformStore } from '../../transport/redis/
 import type { Clock } from '../clock.ts';
 import type { MessageHost } from '../message/message-host.ts';
 import type { TransitionRecord } from '../message/message-view.ts';
+import { randomUUID } from 'node:crypto';
 import { backoffDelayMs } from './backoff.ts';
 import type { Platform } from './platform.ts';
+
+const CONTENDED_RETRY_MS = 250;
 
 export interface ListenerOptions {
   /** Deliveries of one transition before it becomes a dead letter. */
@@ -30,8 +35,7 @@ export interface ListenerOptions {
 
 export class PlatformListener {
   private readonly mailboxes = new Map<string, Promise<void>>();
-  /** The version the platform holds, per message, as this process last recorded it (a cache of Redis). */
-  private readonly held = new Map<string, number>();
+  private readonly holder = `listener-${randomUUID()}`;
   private stopConsuming: (() => Promise<void>) | undefined;
 
   constructor(
@@ -75,29 +79,42 @@ export class PlatformListener {
   }
 
   private async handle(record: TransitionRecord, m: InboundMessage): Promise<void> {
-    const held = this.held.get(record.messageId) ?? (await this.holdings.holding(this.platform.name, record.messageId))?.version ?? 0;
-    if (record.version <= held) return m.ack();
-    const missing = record.version > held + 1
-      ? (await this.messages.readLog(record.messageId, held + 1, record.version - 1)).map((e) => JSON.parse(e.entry) as TransitionRecord)
-      : [];
-    for (const r of [...missing, record]) {
-      const retryInMs = await this.apply(r, m.deliveryCount);
-      if (retryInMs !== undefined) return m.retryAfter(retryInMs);
+    const id = record.messageId;
+    const claim = await this.claim(id);
+    if (!claim) return m.retryAfter(CONTENDED_RETRY_MS);
+    try {
+      const held = claim.holding?.version ?? 0;
+      if (record.version <= held) return m.ack();
+      const missing = record.version > held + 1
+        ? (await this.messages.readLog(id, held + 1, record.version - 1)).map((e) => JSON.parse(e.entry) as TransitionRecord)
+        : [];
+      for (const r of [...missing, record]) {
+        const retryInMs = await this.apply(r, m.deliveryCount);
+        if (retryInMs !== undefined) return m.retryAfter(retryInMs);
+      }
+      await m.ack();
+    } finally {
+      // Not awaited: the one Redis connection runs it before any later claim from this process.
+      this.holdings.releaseDelivery(this.platform.name, id, this.holder).catch(this.opts.onError);
     }
-    await m.ack();
   }
 
-  /** Records what the platform holds now; another process may have recorded a later version. */
+  /**
+   * Another hub process may be delivering this message to the platform right now: wait for it a
+   * little (a redelivery would count against the retry budget) before handing the message back.
+   */
+  private async claim(messageId: string): Promise<{ holding?: PlatformHolding } | undefined> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const claim = await this.holdings.claimDelivery(this.platform.name, messageId, this.holder, this.opts.ackWaitMs);
+      if (claim) return claim;
+      await new Promise((r) => setTimeout(r, 5 * 2 ** attempt));
+    }
+    return undefined;
+  }
+
+  /** Records what the platform holds now (only ever forward). */
   private async hold(r: TransitionRecord, holding: PlatformHolding): Promise<void> {
-    const moved = await this.holdings.markSynced(this.platform.name, r.messageId, holding);
-    if (moved && r.message.state !== 'withdrawn') this.remember(r.messageId, holding.version);
-    else this.held.delete(r.messageId);
-  }
-
-  private remember(messageId: string, version: number): void {
-    this.held.delete(messageId);
-    this.held.set(messageId, version);
-    if (this.held.size > 50_000) this.held.delete(this.held.keys().next().value!);
+    await this.holdings.markSynced(this.platform.name, r.messageId, holding);
   }
 
   /** Brings the platform to version `r`; answers a delay when it should be tried again later. */

@@ -18,7 +18,23 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 `;
 
-type WithScript = Redis & { markSynced(key: string, id: string, version: number, json: string): Promise<number> };
+// claim: KEYS lock, holdings; ARGV holder, ttlMs, messageId. Takes the message's delivery lock for
+// this platform and answers what the platform holds, in one round trip; nil when another holds it.
+const CLAIM_LUA = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+return redis.call('HGET', KEYS[2], ARGV[3]) or ''
+`;
+
+const RELEASE_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+type WithScript = Redis & {
+  markSynced(key: string, id: string, version: number, json: string): Promise<number>;
+  claimDelivery(lock: string, holdings: string, holder: string, ttlMs: number, id: string): Promise<string | null>;
+  releaseDelivery(lock: string, holder: string): Promise<number>;
+};
 
 export class RedisPlatformStore {
   private readonly redis: WithScript;
@@ -26,6 +42,27 @@ export class RedisPlatformStore {
   constructor(redis: Redis, private readonly prefix: string) {
     this.redis = redis as WithScript;
     redis.defineCommand('markSynced', { numberOfKeys: 1, lua: MARK_SYNCED_LUA });
+    redis.defineCommand('claimDelivery', { numberOfKeys: 2, lua: CLAIM_LUA });
+    redis.defineCommand('releaseDelivery', { numberOfKeys: 1, lua: RELEASE_LUA });
+  }
+
+  private lockKey(platform: string, messageId: string): string {
+    return `${this.prefix}:platform:${platform}:delivering:${messageId}`;
+  }
+
+  /**
+   * Claims the right to deliver `messageId` to `platform` for `ttlMs` (hub processes share each
+   * platform's consumer, so two of them may hold transitions of one message at once). Answers
+   * what the platform holds, or `undefined` when another holder is delivering now.
+   */
+  async claimDelivery(platform: string, messageId: string, holder: string, ttlMs: number): Promise<{ holding?: PlatformHolding } | undefined> {
+    const raw = await wrap(() => this.redis.claimDelivery(this.lockKey(platform, messageId), this.key(platform), holder, ttlMs, messageId));
+    if (raw === null) return undefined;
+    return raw ? { holding: JSON.parse(raw) as PlatformHolding } : {};
+  }
+
+  async releaseDelivery(platform: string, messageId: string, holder: string): Promise<void> {
+    await wrap(() => this.redis.releaseDelivery(this.lockKey(platform, messageId), holder));
   }
 
   private key(platform: string): string {
