@@ -48,8 +48,7 @@ describe('failure paths', () => {
     });
     const { id } = await hub.submit({ user: 'alice' }, { type: 'generic', title: 'Filtered', payload: {}, approvers: ['bob'] });
     await hub.send(id, { type: 'APPROVE' }, { user: 'bob' });
-    const done = await fx.waitForState(hub, id, 'distributed');
-    expect(done.platforms.webhook).toMatchObject({ status: 'skipped' });
+    await fx.waitForState(hub, id, 'distributed');
     await eventually(() => hook.requests.some((r) => JSON.parse(r.body).type === 'message.distributed'), 'the distributed webhook');
     expect(hook.requests.map((r) => JSON.parse(r.body).type)).toEqual(['message.distributed']);
   });
