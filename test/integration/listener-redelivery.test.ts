@@ -12,7 +12,7 @@ import { FULL_LIFECYCLE, expectHistory } from '../support/history.ts';
 
 // Two platforms must hold the result: the first DELIVERED keeps it validated, the second distributes it.
 const TWO_PLATFORM_LIFECYCLE = [...FULL_LIFECYCLE.slice(0, 4), ['DELIVERED', 'validated'], ['DELIVERED', 'distributed']] as const;
-import { hubFixture } from '../support/hub-fixture.ts';
+import { hubFixture, webhookConfigFor } from '../support/hub-fixture.ts';
 import { httpReceiverFixture, type HttpReceiver } from '../support/http-receiver.ts';
 import { JetStreamProbe } from '../support/jetstream-probe.ts';
 import { eventually } from '../support/services.ts';
@@ -36,11 +36,7 @@ describe('a webhook listener that sees redeliveries', () => {
   const fx = hubFixture();
   const receiver = httpReceiverFixture();
 
-  const configFor = (url: string) => ({
-    network: { allow: ['127.0.0.1'] },
-    platforms: { webhook: { url: `${url}/hooks`, secret: SECRET } },
-    types: { generic: { platforms: ['portal', 'webhook'] } },
-  });
+  const configFor = (url: string) => webhookConfigFor(url, SECRET);
 
   const webhookHolds = (hub: Hub, id: string, version: number) =>
     eventually(async () => ((await hub.holdings.holding('webhook', id))?.version ?? 0) >= version, `webhook to hold ${id} v${version}`);

@@ -4,7 +4,7 @@
 // requester's RESOLVE_EXCEPTION retry, once the endpoint is back, distributes it.
 import { describe, expect, it } from 'vitest';
 import { generateWebhookSecret } from '../../actors/listeners/webhook/standard-webhooks.ts';
-import { hubFixture } from '../support/hub-fixture.ts';
+import { hubFixture, webhookConfigFor } from '../support/hub-fixture.ts';
 import { httpReceiverFixture } from '../support/http-receiver.ts';
 import { eventually } from '../support/services.ts';
 
@@ -16,11 +16,7 @@ describe('a webhook endpoint that is down', () => {
   const fx = hubFixture();
   const receiver = httpReceiverFixture();
 
-  const configFor = (url: string) => ({
-    network: { allow: ['127.0.0.1'] },
-    platforms: { webhook: { url: `${url}/hooks`, secret: SECRET } },
-    types: { generic: { platforms: ['portal', 'webhook'] } },
-  });
+  const configFor = (url: string) => webhookConfigFor(url, SECRET);
 
   it('recovers within the retry budget: answered 503 twice, then up; distributed, no dead letter', async () => {
     const hooks = await receiver((_req, seen) => (seen.length < 2 ? { status: 503, body: 'maintenance' } : { status: 200 }));

@@ -46,3 +46,12 @@ export function hubFixture() {
     },
   };
 }
+
+/** A configuration whose `generic` type goes to the portal and to a webhook at `url`. */
+export function webhookConfigFor(url: string, secret: string, events?: string[]) {
+  return {
+    network: { allow: ['127.0.0.1'] },
+    platforms: { webhook: { url: `${url}/hooks`, secret, ...(events ? { events } : {}) } },
+    types: { generic: { platforms: ['portal', 'webhook'] } },
+  };
+}
