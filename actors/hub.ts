@@ -12,6 +12,7 @@ import { DEFAULT_PARTITIONS } from '../transport/redis/redis-keys.ts';
 import { RedisMessageStore, type OutboxEntry } from '../transport/redis/redis-message-store.ts';
 import { RedisPlatformStore, type PlatformHolding } from '../transport/redis/redis-platform-store.ts';
 import { RedisPortalStore } from '../transport/redis/redis-portal-store.ts';
+import { RedisIdempotencyStore } from '../transport/redis/redis-idempotency-store.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { PartitionOwnership } from './cluster/partition-ownership.ts';
 import type { AssentConfig } from './config/config.schema.ts';
@@ -67,7 +68,12 @@ export class Hub {
     private readonly redis: Redis,
     private readonly nats: JetStreamTransport,
     private readonly observers: Set<(record: TransitionRecord) => void>,
-  ) {}
+  ) {
+    this.idempotency = new RedisIdempotencyStore(redis, store.prefix);
+  }
+
+  /** Stored answers of the HTTP API's idempotent calls, on the hub's Redis connection. */
+  readonly idempotency: RedisIdempotencyStore;
 
   /** Calls `observe` with every transition this process commits; answers a function that stops it. */
   onTransition(observe: (record: TransitionRecord) => void): () => void {
@@ -150,10 +156,13 @@ export class Hub {
   }
 
   /** Sends an event to a message on behalf of `caller` (a person, or a platform). */
-  send(messageId: string, event: MessageCommand, caller: Caller, eventId = `event:${randomUUID()}`): Promise<TurnOutcome> {
+  send(messageId: string, event: MessageCommand, caller: Caller, eventId = `event:${randomUUID()}`, expectedVersion?: number): Promise<TurnOutcome> {
     // Every event carries an id, so a turn forwarded twice (a reply lost between hub processes)
     // still applies once.
-    return this.host.run({ kind: 'event', messageId, event, caller: this.withGroups(caller), eventId });
+    return this.host.run({
+      kind: 'event', messageId, event, caller: this.withGroups(caller), eventId,
+      ...(expectedVersion !== undefined ? { expectedVersion } : {}),
+    });
   }
 
   /** The canonical record, as stored: the latest committed view and what each platform holds. */
@@ -178,7 +187,7 @@ export class Hub {
   }
 
   /** Groups come from the caller's token and from the configuration. */
-  private withGroups(caller: Caller): Caller {
+  withGroups(caller: Caller): Caller {
     if (!caller.user) return caller;
     const configured = Object.entries(this.config.groups).filter(([, users]) => users.includes(caller.user!)).map(([g]) => g);
     return { ...caller, groups: [...new Set([...(caller.groups ?? []), ...configured])] };

@@ -1,20 +1,58 @@
-// The Hono app platforms talk to, built without listening so tests call `app.request`. This first
-// cut serves health, readiness and the machine definition; the message endpoints of DESIGN.md
-// section 6 arrive with the API issue.
+// The Hono app platforms talk to, built without listening so that tests call `app.request`
+// (cli/main.ts listens). Everything under /v1 except the machine definition needs a bearer token;
+// every error leaves as an RFC 9457 problem document from the catalogue in problems.ts, never as a
+// stack trace.
 import { Hono } from 'hono';
-import { messageMachine } from '../machines/message.machine.ts';
 import type { Hub } from '../actors/hub.ts';
+import { HubUnavailable } from '../actors/message/message-host.ts';
+import { messageMachine } from '../machines/message.machine.ts';
+import { TransportError } from '../transport/transport-error.ts';
+import type { Identity } from './authorize.ts';
+import type { IdempotencyGate } from './idempotency-gate.ts';
+import { Problem, problemResponse, type ProblemCode } from './problems.ts';
+import { messageRoutes } from './routes/messages.routes.ts';
 
-export function createApp(hub: Hub): Hono {
-  const app = new Hono();
+export interface ApiDeps {
+  hub: Hub;
+  /** Verifies the Authorization header; throws an error with an AUTH_* code. */
+  authenticate(authorization: string | undefined): Promise<Identity>;
+  idempotency: IdempotencyGate;
+  log?: (level: 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+type Env = { Variables: { identity: Identity } };
+
+export function createApp(deps: ApiDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  const log = deps.log ?? (() => {});
+
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
-    const ready = await hub.readiness();
+    const ready = await deps.hub.readiness();
     return c.json(ready, ready.ready ? 200 : 503);
   });
   app.get('/v1/machines/message', (c) => c.json(messageMachine.toJSON()));
-  app.notFound((c) =>
-    c.json({ type: 'https://assent.dev/problems/NOT_FOUND', title: 'Not found', status: 404 }, 404, { 'content-type': 'application/problem+json' }),
-  );
+
+  app.use('/v1/*', async (c, next) => {
+    try {
+      c.set('identity', await deps.authenticate(c.req.header('authorization')));
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      throw new Problem(code === 'AUTH_TOKEN_MISSING' || code === 'AUTH_TOKEN_EXPIRED' ? code : 'AUTH_TOKEN_INVALID');
+    }
+    await next();
+  });
+  app.route('/', messageRoutes(deps));
+
+  app.notFound((c) => problemResponse(c.req.path, new Problem('ROUTE_NOT_FOUND')));
+  app.onError((e, c) => {
+    if (e instanceof Problem) {
+      if (e.code === 'EVENT_FORBIDDEN') log('warn', 'denied', { path: c.req.path, user: c.get('identity')?.user });
+      return problemResponse(c.req.path, e);
+    }
+    const code: ProblemCode = e instanceof HubUnavailable || e instanceof TransportError ? 'HUB_UNAVAILABLE' : 'INTERNAL';
+    log('error', e.message, { path: c.req.path, code });
+    return problemResponse(c.req.path, new Problem(code));
+  });
   return app;
 }

@@ -7,6 +7,8 @@ export interface StartSettings {
   configPath?: string;
   dataDir: string;
   production: boolean;
+  /** An OpenID Connect issuer whose tokens the API accepts; without one, the development issuer. */
+  oidc?: { issuer: string; audience: string };
 }
 
 export class SettingsError extends Error {
@@ -41,6 +43,7 @@ export function readStartSettings(args: string[], env: NodeJS.ProcessEnv): Start
     ...(configPath ? { configPath } : {}),
     dataDir: flags['data-dir'] ?? env.ASSENT_DATA_DIR ?? '.assent',
     production: env.ASSENT_ENV === 'production',
+    ...(env.ASSENT_OIDC_ISSUER ? { oidc: { issuer: env.ASSENT_OIDC_ISSUER, audience: env.ASSENT_OIDC_AUDIENCE ?? 'assent' } } : {}),
   };
 }
 

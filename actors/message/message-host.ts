@@ -30,13 +30,14 @@ export interface Caller {
 
 export type TurnRequest =
   | { kind: 'submit'; messageId: string; input: MessageInput; eventId?: string; caller: Caller }
-  | { kind: 'event'; messageId: string; event: MessageCommand; eventId?: string; caller: Caller }
+  | { kind: 'event'; messageId: string; event: MessageCommand; eventId?: string; caller: Caller; expectedVersion?: number }
   | { kind: 'timer'; messageId: string; member: string; dueMs: number; event: string };
 
 export type TurnOutcome =
   | { kind: 'committed'; version: number; state: TopState; record: TransitionRecord }
   | { kind: 'duplicate'; version: number; state: TopState }
   | { kind: 'not-applicable'; version: number; state: TopState }
+  | { kind: 'stale'; version: number; state: TopState }
   | { kind: 'not-found' }
   | { kind: 'exists'; version: number; state: TopState };
 
@@ -141,6 +142,9 @@ export class MessageHost {
       return { plan: planSubmit(request.input, { version, at, ...request.caller }) };
     }
     if (!current) return { kind: 'not-found' };
+    if (request.kind === 'event' && request.expectedVersion !== undefined && request.expectedVersion !== current.version) {
+      return { kind: 'stale', version: current.version, state: topStateOf(current.snapshot) };
+    }
     const event = (
       request.kind === 'timer'
         ? { ...JSON.parse(request.event), meta: { version, at } }

@@ -7,6 +7,11 @@ describe('assent start settings', () => {
     expect(s).toEqual({ port: 9090, redisUrl: 'redis://r', natsUrl: 'nats://n', configPath: 'a.yaml', dataDir: '.assent', production: false });
   });
 
+  it('takes an OpenID Connect issuer from the environment', () => {
+    const s = readStartSettings([], { REDIS_URL: 'r', NATS_URL: 'n', ASSENT_OIDC_ISSUER: 'https://id.example.com' });
+    expect(s.oidc).toEqual({ issuer: 'https://id.example.com', audience: 'assent' });
+  });
+
   it('reports every problem at once', () => {
     try {
       readStartSettings(['--port=99999', '--colour', 'red'], { REDIS_URL: 'redis://r' });

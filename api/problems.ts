@@ -1,0 +1,50 @@
+// The catalogue of problem documents (RFC 9457) the API answers with. Each code is stable: clients
+// branch on `code` (and `type`), never on `title` or `detail`. Errors are decided where they are
+// thrown; this file only says how each one looks on the wire.
+export const PROBLEMS = {
+  REQUEST_INVALID: { status: 400, title: 'The request is not valid' },
+  REQUEST_BODY_NOT_JSON: { status: 400, title: 'The body is not a JSON document' },
+  REQUEST_BODY_FORBIDDEN_KEY: { status: 400, title: 'The body uses a reserved key (__proto__, constructor, prototype)' },
+  REQUEST_BODY_TOO_DEEP: { status: 400, title: 'The body nests too deeply' },
+  REQUEST_BODY_TOO_LARGE: { status: 413, title: 'The body is too large' },
+  REQUEST_MEDIA_TYPE_UNSUPPORTED: { status: 415, title: 'Send application/json' },
+  IDEMPOTENCY_KEY_INVALID: { status: 400, title: 'The Idempotency-Key header is not valid' },
+  AUTH_TOKEN_MISSING: { status: 401, title: 'A bearer token is required' },
+  AUTH_TOKEN_INVALID: { status: 401, title: 'The bearer token is not valid' },
+  AUTH_TOKEN_EXPIRED: { status: 401, title: 'The bearer token has expired' },
+  EVENT_FORBIDDEN: { status: 403, title: 'You may not send this event for this message' },
+  MESSAGE_NOT_FOUND: { status: 404, title: 'No such message' },
+  ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed on this route' },
+  EVENT_NOT_APPLICABLE: { status: 409, title: 'The event does not apply to the message now' },
+  MESSAGE_VERSION_STALE: { status: 409, title: 'The message has moved on since the version you sent' },
+  MESSAGE_ALREADY_EXISTS: { status: 409, title: 'A message with this id exists' },
+  IDEMPOTENCY_KEY_IN_FLIGHT: { status: 409, title: 'A request with this Idempotency-Key is still running' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This Idempotency-Key was used with another request' },
+  MESSAGE_TYPE_UNKNOWN: { status: 422, title: 'No such message type' },
+  MESSAGE_APPROVERS_REQUIRED: { status: 422, title: 'This message type needs approvers' },
+  MESSAGE_APPROVERS_FIXED: { status: 422, title: 'This message type fixes its approvers' },
+  MESSAGE_APPROVERS_INVALID: { status: 422, title: 'The approvers do not fit the message type' },
+  MESSAGE_SELF_APPROVAL: { status: 422, title: 'A requester cannot approve their own message' },
+  MESSAGE_TOO_LARGE: { status: 413, title: 'The message is too large' },
+  HUB_UNAVAILABLE: { status: 503, title: 'The hub cannot reach its storage or broker now' },
+  INTERNAL: { status: 500, title: 'Something went wrong on our side' },
+} as const;
+
+export type ProblemCode = keyof typeof PROBLEMS;
+
+export class Problem extends Error {
+  constructor(readonly code: ProblemCode, readonly detail?: string, readonly extra: Record<string, unknown> = {}) {
+    super(detail ?? PROBLEMS[code].title);
+  }
+}
+
+export function problemType(code: ProblemCode): string {
+  return `https://assent.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`;
+}
+
+export function problemResponse(path: string, p: Problem): Response {
+  const { status, title } = PROBLEMS[p.code];
+  const body = { type: problemType(p.code), code: p.code, title, status, ...(p.detail ? { detail: p.detail } : {}), instance: path, ...p.extra };
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/problem+json' } });
+}
