@@ -9,6 +9,7 @@ import { messageMachine } from '../machines/message.machine.ts';
 import { TransportError } from '../transport/transport-error.ts';
 import type { Identity } from './authorize.ts';
 import type { IdempotencyGate } from './idempotency-gate.ts';
+import { DOCS_PAGE, openApiDocument } from './openapi.ts';
 import { Problem, problemResponse, type ProblemCode } from './problems.ts';
 import { messageRoutes } from './routes/messages.routes.ts';
 
@@ -32,6 +33,9 @@ export function createApp(deps: ApiDeps): Hono<Env> {
     return c.json(ready, ready.ready ? 200 : 503);
   });
   app.get('/v1/machines/message', (c) => c.json(messageMachine.toJSON()));
+  const document = openApiDocument();
+  app.get('/openapi.json', (c) => c.json(document));
+  app.get('/docs', (c) => c.html(DOCS_PAGE));
 
   app.use('/v1/*', async (c, next) => {
     try {

@@ -1,0 +1,115 @@
+// /openapi.json, generated from the same zod schemas that validate requests, and the list of
+// documented operations that a test compares with the routes the app really serves (a route
+// missing here fails CI).
+import { z } from 'zod';
+import { PROBLEMS } from './problems.ts';
+import { eventBody, submitBody } from './schemas.ts';
+
+export interface Operation {
+  method: 'get' | 'post';
+  path: string;
+  summary: string;
+  auth: boolean;
+  body?: string;
+  query?: Record<string, string>;
+  responses: Record<number, string>;
+  produces?: string;
+}
+
+const problemStatuses = [...new Set(Object.values(PROBLEMS).map((p) => p.status))].sort();
+
+export const OPERATIONS: Operation[] = [
+  { method: 'get', path: '/healthz', summary: 'The process is alive', auth: false, responses: { 200: 'alive' } },
+  { method: 'get', path: '/readyz', summary: 'Redis and NATS reachable, partitions owned', auth: false, responses: { 200: 'ready', 503: 'not ready' } },
+  { method: 'get', path: '/openapi.json', summary: 'This document', auth: false, responses: { 200: 'the OpenAPI document' } },
+  { method: 'get', path: '/docs', summary: 'A page that renders this document', auth: false, responses: { 200: 'HTML' }, produces: 'text/html' },
+  { method: 'get', path: '/v1/machines/message', summary: 'The message machine definition, for visualizers', auth: false, responses: { 200: 'the statechart as JSON' } },
+  {
+    method: 'post', path: '/v1/messages', summary: 'Submit a message; answers once it is routed to its approvers', auth: true, body: 'SubmitBody',
+    responses: { 201: '{ id, state, version }' },
+  },
+  {
+    method: 'post', path: '/v1/messages/{id}/events', summary: 'Send an event (decide, return, revise, withdraw, answer an exception)', auth: true,
+    body: 'EventBody', responses: { 200: '{ state, version }' },
+  },
+  { method: 'get', path: '/v1/messages/{id}', summary: 'A message as stored, with what each platform holds', auth: true, responses: { 200: 'the message' } },
+  { method: 'get', path: '/v1/messages/{id}/history', summary: 'Every transition, in order', auth: true, responses: { 200: '{ items }' } },
+];
+
+export function openApiDocument(operations: Operation[] = OPERATIONS): Record<string, unknown> {
+  const schemas: Record<string, unknown> = {
+    SubmitBody: componentSchema('SubmitBody', submitBody),
+    EventBody: componentSchema('EventBody', eventBody),
+    Problem: {
+      type: 'object',
+      required: ['type', 'code', 'title', 'status'],
+      properties: {
+        type: { type: 'string', format: 'uri' },
+        code: { type: 'string', enum: Object.keys(PROBLEMS) },
+        title: { type: 'string' },
+        status: { type: 'integer' },
+        detail: { type: 'string' },
+        instance: { type: 'string' },
+      },
+    },
+  };
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of operations) {
+    const params = [
+      ...[...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } })),
+      ...Object.entries(op.query ?? {}).map(([name, description]) => ({ name, in: 'query', required: false, description, schema: { type: 'string' } })),
+      ...(op.method === 'post' ? [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } }] : []),
+    ];
+    const responses: Record<string, unknown> = {};
+    for (const [status, description] of Object.entries(op.responses)) {
+      responses[status] = { description, content: { [op.produces ?? 'application/json']: {} } };
+    }
+    for (const status of problemStatuses) {
+      if (!op.auth && status !== 500) continue;
+      responses[String(status)] ??= { description: 'a problem', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+    }
+    paths[op.path] ??= {};
+    paths[op.path]![op.method] = {
+      summary: op.summary,
+      ...(op.auth ? { security: [{ bearer: [] }] } : { security: [] }),
+      ...(params.length ? { parameters: params } : {}),
+      ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${op.body}` } } } } } : {}),
+      responses,
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Assent', version: '1', description: 'Interactive messages: submit, decide, follow. Errors are RFC 9457 problem documents.' },
+    paths,
+    components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+  };
+}
+
+/** A zod schema as a component; its local `$defs` references are rewritten to point into it. */
+function componentSchema(name: string, schema: z.ZodType): unknown {
+  const { $schema: _, ...json } = z.toJSONSchema(schema, { unrepresentable: 'any' }) as Record<string, unknown>;
+  return JSON.parse(JSON.stringify(json).replaceAll('"#/$defs/', `"#/components/schemas/${name}/$defs/`));
+}
+
+export const DOCS_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Assent API</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
+code{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}h2{margin-top:2rem}.m{font-weight:700;text-transform:uppercase;width:4rem;display:inline-block}
+pre{background:#f6f8fa;padding:1rem;overflow:auto}</style></head>
+<body><h1>Assent API</h1><p>From <a href="/openapi.json">/openapi.json</a>. Errors are <code>application/problem+json</code>.</p>
+<div id="ops">Loading…</div>
+<script>
+fetch('/openapi.json').then(r => r.json()).then(doc => {
+  const root = document.getElementById('ops');
+  root.textContent = '';
+  for (const [path, ops] of Object.entries(doc.paths)) for (const [method, op] of Object.entries(ops)) {
+    const h = document.createElement('h2');
+    const m = document.createElement('span'); m.className = 'm'; m.textContent = method; h.append(m, ' ', path);
+    const p = document.createElement('p'); p.textContent = op.summary + (op.security && op.security.length ? ' (bearer token)' : '');
+    root.append(h, p);
+    const ref = op.requestBody && op.requestBody.content['application/json'].schema.$ref;
+    if (ref) { const pre = document.createElement('pre'); pre.textContent = JSON.stringify(doc.components.schemas[ref.split('/').pop()], null, 2); root.append(pre); }
+  }
+});
+</script></body></html>`;
