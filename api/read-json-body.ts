@@ -28,6 +28,7 @@ export function parseJsonBody(text: string): unknown {
     throw new Problem('REQUEST_BODY_NOT_JSON');
   }
   if (forbidden) throw new Problem('REQUEST_BODY_FORBIDDEN_KEY', `the key ${forbidden} is not accepted`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Problem('REQUEST_INVALID', 'the body must be a JSON object');
   if (depthOf(value) > MAX_DEPTH) throw new Problem('REQUEST_BODY_TOO_DEEP', `at most ${MAX_DEPTH} levels`);
   return value;
 }
@@ -47,8 +48,14 @@ async function readCapped(request: Request, limit: number): Promise<string> {
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  try {
+    return strictUtf8.decode(Buffer.concat(chunks));
+  } catch {
+    throw new Problem('REQUEST_BODY_NOT_JSON', 'the body is not valid UTF-8');
+  }
 }
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 function depthOf(value: unknown, depth = 0): number {
   if (depth > MAX_DEPTH || value === null || typeof value !== 'object') return depth;

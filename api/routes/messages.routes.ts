@@ -48,8 +48,7 @@ export function messageRoutes({ hub, idempotency }: MessageRouteDeps): Hono<Env>
     return idempotency.run({ who, key, method: 'POST', path: c.req.path, body: text }, async () => {
       const body = eventBody.safeParse(parseJsonBody(text));
       if (!body.success) throw new Problem('REQUEST_INVALID', describeIssues(body.error).join('; '));
-      const view = await hub.message(id);
-      if (!view || !maySee(view, who)) throw new Problem('MESSAGE_NOT_FOUND');
+      const view = await visibleMessage(hub, id, who);
       if (!maySend(body.data.type, view, who)) throw new Problem('EVENT_FORBIDDEN', `${who.user} may not send ${body.data.type}`);
       const { expectedVersion, ...event } = body.data;
       const eventId = key ? `http:${who.user}:${key}` : undefined;
@@ -86,7 +85,11 @@ async function submit(hub: Hub, who: Identity, body: ReturnType<typeof submitBod
   }
 }
 
+/** Message ids are ours: anything else in the path is simply not a message (and never reaches Redis). */
+const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 async function visibleMessage(hub: Hub, id: string, who: Identity) {
+  if (!MESSAGE_ID.test(id)) throw new Problem('MESSAGE_NOT_FOUND');
   const view = await hub.message(id);
   if (!view || !maySee(view, who)) throw new Problem('MESSAGE_NOT_FOUND');
   return view;

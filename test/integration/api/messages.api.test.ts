@@ -70,7 +70,11 @@ describe('message API', () => {
 
   it('refuses bad input with a problem document and changes nothing', async () => {
     const hub = await fx.start();
-    const { call } = await api(hub);
+    const { call, app, tokenFor } = await api(hub);
+    const callRaw = async (path: string, bytes: Buffer) => {
+      const res = await app.request(path, { method: 'POST', body: new Uint8Array(bytes), headers: { 'content-type': 'application/json', authorization: `Bearer ${await tokenFor('alice')}` } });
+      return { status: res.status, type: res.headers.get('content-type'), body: await res.json() };
+    };
     const cases: Array<[string, Awaited<ReturnType<typeof call>>, number, string]> = [
       ['no token', await call('POST', '/v1/messages', undefined, laptop), 401, 'AUTH_TOKEN_MISSING'],
       ['a forged token', await call('POST', '/v1/messages', undefined, laptop, { authorization: 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.' }), 401, 'AUTH_TOKEN_INVALID'],
@@ -89,6 +93,12 @@ describe('message API', () => {
       ['a bad idempotency key', await call('POST', '/v1/messages', 'alice', laptop, { 'idempotency-key': 'has space' }), 400, 'IDEMPOTENCY_KEY_INVALID'],
       ['an unknown event', await call('POST', '/v1/messages/x/events', 'alice', { type: 'ESCALATE' }), 400, 'REQUEST_INVALID'],
       ['an unknown route', await call('GET', '/v1/nothing', 'alice'), 404, 'ROUTE_NOT_FOUND'],
+      ['an empty body', await call('POST', '/v1/messages', 'alice', ''), 400, 'REQUEST_BODY_NOT_JSON'],
+      ['an array', await call('POST', '/v1/messages', 'alice', [laptop]), 400, 'REQUEST_INVALID'],
+      ['invalid UTF-8', await callRaw('/v1/messages', Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d])), 400, 'REQUEST_BODY_NOT_JSON'],
+      ['mass assignment', await call('POST', '/v1/messages', 'alice', { ...laptop, state: 'distributed', requester: 'bob' }), 400, 'REQUEST_INVALID'],
+      ['a huge number', await call('POST', '/v1/messages/x/events', 'alice', { type: 'APPROVE', expectedVersion: 1e300 }), 400, 'REQUEST_INVALID'],
+      ['a key-like id', await call('GET', '/v1/messages/a*%7Bp1%7D:msg', 'alice'), 404, 'MESSAGE_NOT_FOUND'],
     ];
     for (const [what, res, status, code] of cases) {
       expect(res.status, what).toBe(status);
