@@ -167,11 +167,17 @@ export class Hub {
 
   /** The canonical record, as stored: the latest committed view and what each platform holds. */
   async message(id: string): Promise<(MessageView & { platforms: Record<string, PlatformHolding | undefined> }) | undefined> {
+    const view = await this.view(id);
+    return view && { ...view, platforms: await this.holdings.holdings(id, view.distributeTo) };
+  }
+
+  /** The canonical record alone, without asking the platforms (enough to authorize a caller). */
+  async view(id: string): Promise<MessageView | undefined> {
     const stored = await this.store.loadMessage(id);
     if (!stored) return undefined;
     const view = viewOf(openSnapshot(stored.envelope), stored.version, stored.updatedAt);
     view.createdAt = stored.createdAt;
-    return { ...view, platforms: await this.holdings.holdings(id, view.distributeTo) };
+    return view;
   }
 
   async history(id: string): Promise<TransitionRecord[]> {

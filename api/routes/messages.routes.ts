@@ -35,8 +35,10 @@ export function messageRoutes({ hub, idempotency }: MessageRouteDeps): Hono<Env>
       const id = key ? `m${createHash('sha256').update(`${who.user}\n${key}`).digest('hex').slice(0, 24)}` : newMessageId();
       const outcome = await submit(hub, who, body.data, id, key);
       if (outcome.kind === 'exists') throw new Problem('MESSAGE_ALREADY_EXISTS', undefined, { state: outcome.state, version: outcome.version });
-      const stored = await hub.message(id);
-      return c.json({ id, state: stored?.state ?? 'approving', version: stored?.version ?? 0 }, 201);
+      if (outcome.kind === 'committed') return c.json({ id, state: outcome.state, version: outcome.version }, 201);
+      // A repeated submit (after a crash): answer what is stored now.
+      const stored = await hub.view(id);
+      return c.json({ id, state: stored?.state ?? 'pending', version: stored?.version ?? 0 }, 201);
     });
   });
 
@@ -58,7 +60,10 @@ export function messageRoutes({ hub, idempotency }: MessageRouteDeps): Hono<Env>
   });
 
   app.get('/v1/messages/:id', async (c) => {
-    const view = await visibleMessage(hub, c.req.param('id'), c.get('identity'));
+    const id = c.req.param('id');
+    await visibleMessage(hub, id, c.get('identity'));
+    const view = await hub.message(id);
+    if (!view) throw new Problem('MESSAGE_NOT_FOUND');
     const { distributeTo: _, ...rest } = view;
     return c.json({ ...rest, createdAt: iso(view.createdAt), updatedAt: iso(view.updatedAt) });
   });
@@ -90,7 +95,7 @@ const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 async function visibleMessage(hub: Hub, id: string, who: Identity) {
   if (!MESSAGE_ID.test(id)) throw new Problem('MESSAGE_NOT_FOUND');
-  const view = await hub.message(id);
+  const view = await hub.view(id);
   if (!view || !maySee(view, who)) throw new Problem('MESSAGE_NOT_FOUND');
   return view;
 }
