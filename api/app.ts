@@ -11,6 +11,7 @@ import type { Identity } from './authorize.ts';
 import type { IdempotencyGate } from './idempotency-gate.ts';
 import { DOCS_PAGE, openApiDocument } from './openapi.ts';
 import { Problem, problemResponse, type ProblemCode } from './problems.ts';
+import { listRoutes } from './routes/list.routes.ts';
 import { messageRoutes } from './routes/messages.routes.ts';
 
 export interface ApiDeps {
@@ -47,6 +48,7 @@ export function createApp(deps: ApiDeps): Hono<Env> {
     await next();
   });
   app.route('/', messageRoutes(deps));
+  app.route('/', listRoutes(deps));
 
   app.notFound((c) => problemResponse(c.req.path, new Problem('ROUTE_NOT_FOUND')));
   app.onError((e, c) => {

@@ -32,6 +32,14 @@ export const OPERATIONS: Operation[] = [
     method: 'post', path: '/v1/messages/{id}/events', summary: 'Send an event (decide, return, revise, withdraw, answer an exception)', auth: true,
     body: 'EventBody', responses: { 200: '{ state, version }' },
   },
+  {
+    method: 'get', path: '/v1/messages', summary: 'Messages you take part in, newest change first: your inbox, your requests, by state or type', auth: true,
+    query: {
+      state: 'a top-level state', requester: 'a user id', approver: 'a user id or group:<name>', type: 'a message type',
+      awaiting: 'true: only messages awaiting that approver now', limit: '1 to 200, default 50', cursor: 'nextCursor of the previous page',
+    },
+    responses: { 200: '{ items, nextCursor }' },
+  },
   { method: 'get', path: '/v1/messages/{id}', summary: 'A message as stored, with what each platform holds', auth: true, responses: { 200: 'the message' } },
   { method: 'get', path: '/v1/messages/{id}/history', summary: 'Every transition, in order', auth: true, responses: { 200: '{ items }' } },
 ];

@@ -67,6 +67,76 @@ export class RedisPortalStore {
   async ids(index: PortalIndex, limit: number, offset = 0): Promise<string[]> {
     return wrap(() => this.redis.zrevrange(`${this.base}${index}`, offset, offset + limit - 1));
   }
+
+  /** How many messages one index holds (to pick the most selective index for a query). */
+  async count(index: PortalIndex): Promise<number> {
+    return wrap(() => this.redis.zcard(`${this.base}${index}`));
+  }
+
+  /**
+   * Up to `count` entries of one index, newest first (score descending, then id descending, as
+   * Redis orders equal scores), strictly after `after` when given: a lower score, or the same
+   * score and a lower id. Position-free, so entries added meanwhile (newer, so ahead of `after`)
+   * never shift what comes next.
+   */
+  async entriesAfter(index: PortalIndex, after: PortalPosition | undefined, count: number): Promise<PortalPosition[]> {
+    const key = `${this.base}${index}`;
+    if (!after) return pairs(await wrap(() => this.redis.zrevrangebyscore(key, '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, count)));
+    const [ties, older] = await wrap(async () => {
+      const res = await this.redis
+        .multi()
+        // Entries sharing the cursor's score (one millisecond; few), ascending by id.
+        .zrangebyscore(key, after.score, after.score)
+        .zrevrangebyscore(key, `(${after.score}`, '-inf', 'WITHSCORES', 'LIMIT', 0, count)
+        .exec();
+      if (!res) throw new Error('transaction aborted');
+      for (const [err] of res) if (err) throw err;
+      return [res[0]![1] as string[], res[1]![1] as string[]] as const;
+    });
+    const sameScore = ties
+      .filter((id) => compareIds(id, after.id) < 0)
+      .reverse()
+      .slice(0, count)
+      .map((id) => ({ id, score: after.score }));
+    return [...sameScore, ...pairs(older)].slice(0, count);
+  }
+
+  /** The stored view JSON of each id (undefined where the portal holds none), in order. */
+  async views(ids: readonly string[]): Promise<Array<string | undefined>> {
+    if (ids.length === 0) return [];
+    return wrap(async () => {
+      const pipe = this.redis.pipeline();
+      for (const id of ids) pipe.hget(`${this.base}msg:${id}`, 'view');
+      const res = (await pipe.exec()) ?? [];
+      return ids.map((_, i) => {
+        const [err, value] = res[i] ?? [new Error('no reply'), null];
+        if (err) throw err;
+        return typeof value === 'string' ? value : undefined;
+      });
+    });
+  }
+}
+
+/** Where one message sits in an index: its score (updatedAt) and id. */
+export interface PortalPosition {
+  score: number;
+  id: string;
+}
+
+/** Orders ids as Redis orders equal-score members: bytewise. */
+export function compareIds(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** Newest first: the higher score, then the higher id. Negative when `a` comes first. */
+export function comparePositions(a: PortalPosition, b: PortalPosition): number {
+  return b.score - a.score || compareIds(b.id, a.id);
+}
+
+function pairs(flat: string[]): PortalPosition[] {
+  const out: PortalPosition[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i]!, score: Number(flat[i + 1]) });
+  return out;
 }
 
 async function wrap<T>(op: () => Promise<T>): Promise<T> {
