@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import type { MessageInput } from '../machines/message.types.ts';
+import { TOP_STATES, type MessageInput } from '../machines/message.types.ts';
 import { JetStreamTransport } from '../transport/nats/jetstream-transport.ts';
 import { connectRedis } from '../transport/redis/redis-connection.ts';
 import { DEFAULT_PARTITIONS } from '../transport/redis/redis-keys.ts';
@@ -13,10 +13,12 @@ import { RedisMessageStore, type OutboxEntry } from '../transport/redis/redis-me
 import { RedisPlatformStore, type PlatformHolding } from '../transport/redis/redis-platform-store.ts';
 import { RedisPortalStore } from '../transport/redis/redis-portal-store.ts';
 import { RedisIdempotencyStore } from '../transport/redis/redis-idempotency-store.ts';
+import { RedisRateLimiter } from '../transport/redis/redis-rate-limiter.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { PartitionOwnership } from './cluster/partition-ownership.ts';
 import type { AssentConfig } from './config/config.schema.ts';
 import { PlatformListener } from './listeners/platform-listener.ts';
+import { HubMetrics } from './metrics.ts';
 import type { Platform } from './listeners/platform.ts';
 import { PortalPlatform } from './listeners/portal.platform.ts';
 import { WebhookPlatform } from './listeners/webhook/webhook.platform.ts';
@@ -70,10 +72,23 @@ export class Hub {
     private readonly observers: Set<(record: TransitionRecord) => void>,
   ) {
     this.idempotency = new RedisIdempotencyStore(redis, store.prefix);
+    this.rateLimiter = new RedisRateLimiter(redis, store.prefix);
+    this.metrics = new HubMetrics({
+      states: TOP_STATES,
+      countInState: (state) => portal.count(`state:${state}`),
+      partitionsOwned: () => ownership.ownedPartitions().length,
+      activeActors: () => host.activeActors(),
+    });
+    this.onTransition((record) => this.metrics.transition(record));
   }
+
+  /** This process's Prometheus metrics (`GET /metrics`). */
+  readonly metrics: HubMetrics;
 
   /** Stored answers of the HTTP API's idempotent calls, on the hub's Redis connection. */
   readonly idempotency: RedisIdempotencyStore;
+  /** The API's rate-limit buckets, shared by every hub process. */
+  readonly rateLimiter: RedisRateLimiter;
 
   /** Calls `observe` with every transition this process commits; answers a function that stops it. */
   onTransition(observe: (record: TransitionRecord) => void): () => void {
@@ -116,6 +131,7 @@ export class Hub {
     host = new MessageHost(store, nats, ownership, clock, committed, { idleMs: 120_000, forwardTimeoutMs: 15_000 });
     const onUndeliverable = async (entry: OutboxEntry, e: Error) => {
       log('error', 'an outbox entry can never be published', { messageId: entry.messageId, version: entry.version, kind: entry.kind });
+      hub.metrics.deadLetter('broadcast');
       await holdings.deadLetter({ platform: 'broadcast', messageId: entry.messageId, version: entry.version, error: e.message, attempts: 1, at: clock.now() });
     };
     relay = new OutboxRelay(store, nats, () => ownership.ownedPartitions(), { sweepMs: o.sweepMs ?? 500, batch: 256, onError, onUndeliverable });
@@ -127,7 +143,7 @@ export class Hub {
     timers.start();
     const defaults: Platform[] = [new PortalPlatform(portal)];
     if (o.config.platforms.webhook) defaults.push(new WebhookPlatform(o.config.platforms.webhook, clock, o.config.network.allow));
-    const listenerOptions = { maxAttempts: o.delivery?.maxAttempts ?? 8, backoffBaseMs: o.delivery?.backoffBaseMs ?? 500, ackWaitMs: o.ackWaitMs ?? 30_000, onError };
+    const listenerOptions = { maxAttempts: o.delivery?.maxAttempts ?? 8, backoffBaseMs: o.delivery?.backoffBaseMs ?? 500, ackWaitMs: o.ackWaitMs ?? 30_000, onError, metrics: hub.metrics };
     const listeners = (o.platforms ? o.platforms(defaults) : defaults).map(
       (p) => new PlatformListener(p, nats, store, holdings, host, clock, listenerOptions),
     );
@@ -182,6 +198,36 @@ export class Hub {
 
   async history(id: string): Promise<TransitionRecord[]> {
     return (await this.store.readLog(id)).map((e) => JSON.parse(e.entry) as TransitionRecord);
+  }
+
+  /**
+   * Transitions as NATS carries them, for the API's event streams. `{ messageId }`: that message's,
+   * published from now on (no sequence; a republished copy comes again, so drop by version).
+   * `{ fromSeq }`: every message's, in order from that transitions-stream sequence (`'new'`: from
+   * now on), each with its sequence. Resolves once following; answers a function that stops it.
+   */
+  async watchTransitions(
+    from: { messageId: string } | { fromSeq: number | 'new' },
+    onRecord: (record: TransitionRecord, seq?: number) => void,
+  ): Promise<() => Promise<void>> {
+    const parse = (data: string): TransitionRecord | undefined => {
+      try {
+        return JSON.parse(data) as TransitionRecord;
+      } catch {
+        return undefined;
+      }
+    };
+    if ('messageId' in from) {
+      const stop = await this.nats.watchTransitions(from.messageId, (data) => {
+        const record = parse(data);
+        if (record) onRecord(record);
+      });
+      return async () => stop();
+    }
+    return this.nats.followTransitions(from.fromSeq, (seq, data) => {
+      const record = parse(data);
+      if (record) onRecord(record, seq);
+    });
   }
 
   /** Ready when Redis and NATS answer and this process owns its share of the partitions. */

@@ -2,7 +2,7 @@
 // (cli/main.ts listens). Everything under /v1 except the machine definition needs a bearer token;
 // every error leaves as an RFC 9457 problem document from the catalogue in problems.ts, never as a
 // stack trace.
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import type { Hub } from '../actors/hub.ts';
 import { HubUnavailable } from '../actors/message/message-host.ts';
 import { messageMachine } from '../machines/message.machine.ts';
@@ -13,12 +13,18 @@ import { DOCS_PAGE, openApiDocument } from './openapi.ts';
 import { Problem, problemResponse, type ProblemCode } from './problems.ts';
 import { listRoutes } from './routes/list.routes.ts';
 import { messageRoutes } from './routes/messages.routes.ts';
+import { metricsRoutes } from './routes/metrics.routes.ts';
+import { streamRoutes } from './routes/stream.routes.ts';
 
 export interface ApiDeps {
   hub: Hub;
   /** Verifies the Authorization header; throws an error with an AUTH_* code. */
   authenticate(authorization: string | undefined): Promise<Identity>;
   idempotency: IdempotencyGate;
+  /** How often idle event streams send a keep-alive comment (default 15 s). */
+  streamKeepAliveMs?: number;
+  /** Per-user and per-platform limits, after authentication; none when absent. */
+  rateLimit?: MiddlewareHandler<Env>;
   log?: (level: 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -34,6 +40,7 @@ export function createApp(deps: ApiDeps): Hono<Env> {
     return c.json(ready, ready.ready ? 200 : 503);
   });
   app.get('/v1/machines/message', (c) => c.json(messageMachine.toJSON()));
+  app.route('/', metricsRoutes(deps));
   const document = openApiDocument();
   app.get('/openapi.json', (c) => c.json(document));
   app.get('/docs', (c) => c.html(DOCS_PAGE));
@@ -47,8 +54,10 @@ export function createApp(deps: ApiDeps): Hono<Env> {
     }
     await next();
   });
+  if (deps.rateLimit) app.use('/v1/*', deps.rateLimit);
   app.route('/', messageRoutes(deps));
   app.route('/', listRoutes(deps));
+  app.route('/', streamRoutes({ hub: deps.hub, ...(deps.streamKeepAliveMs ? { keepAliveMs: deps.streamKeepAliveMs } : {}) }));
 
   app.notFound((c) => problemResponse(c.req.path, new Problem('ROUTE_NOT_FOUND')));
   app.onError((e, c) => {

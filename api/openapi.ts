@@ -21,6 +21,7 @@ const problemStatuses = [...new Set(Object.values(PROBLEMS).map((p) => p.status)
 export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/healthz', summary: 'The process is alive', auth: false, responses: { 200: 'alive' } },
   { method: 'get', path: '/readyz', summary: 'Redis and NATS reachable, partitions owned', auth: false, responses: { 200: 'ready', 503: 'not ready' } },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics of this hub process', auth: false, responses: { 200: 'text exposition format 0.0.4' }, produces: 'text/plain' },
   { method: 'get', path: '/openapi.json', summary: 'This document', auth: false, responses: { 200: 'the OpenAPI document' } },
   { method: 'get', path: '/docs', summary: 'A page that renders this document', auth: false, responses: { 200: 'HTML' }, produces: 'text/html' },
   { method: 'get', path: '/v1/machines/message', summary: 'The message machine definition, for visualizers', auth: false, responses: { 200: 'the statechart as JSON' } },
@@ -42,6 +43,14 @@ export const OPERATIONS: Operation[] = [
   },
   { method: 'get', path: '/v1/messages/{id}', summary: 'A message as stored, with what each platform holds', auth: true, responses: { 200: 'the message' } },
   { method: 'get', path: '/v1/messages/{id}/history', summary: 'Every transition, in order', auth: true, responses: { 200: '{ items }' } },
+  {
+    method: 'get', path: '/v1/messages/{id}/stream', summary: 'Server-sent events of one message: its history, then live (id = version; resume with Last-Event-ID)',
+    auth: true, responses: { 200: 'text/event-stream of `transition` events' }, produces: 'text/event-stream',
+  },
+  {
+    method: 'get', path: '/v1/stream', summary: 'Server-sent events of every transition you may see (id = stream sequence; resume with Last-Event-ID)',
+    auth: true, responses: { 200: 'text/event-stream of `transition` events' }, produces: 'text/event-stream',
+  },
 ];
 
 export function openApiDocument(operations: Operation[] = OPERATIONS): Record<string, unknown> {

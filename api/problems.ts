@@ -27,6 +27,7 @@ export const PROBLEMS = {
   MESSAGE_APPROVERS_INVALID: { status: 422, title: 'The approvers do not fit the message type' },
   MESSAGE_SELF_APPROVAL: { status: 422, title: 'A requester cannot approve their own message' },
   MESSAGE_TOO_LARGE: { status: 413, title: 'The message is too large' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
   HUB_UNAVAILABLE: { status: 503, title: 'The hub cannot reach its storage or broker now' },
   INTERNAL: { status: 500, title: 'Something went wrong on our side' },
 } as const;

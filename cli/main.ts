@@ -5,6 +5,7 @@ import { loadConfig } from '../actors/config/load-config.ts';
 import { Hub } from '../actors/hub.ts';
 import { authenticatorFor } from '../api/authenticate.ts';
 import { RedisIdempotencyGate } from '../api/idempotency-gate.ts';
+import { rateLimit } from '../api/rate-limit.ts';
 import { createTokenVerifier } from '../api/identity/token-verifier.ts';
 import { readStartSettings } from './settings.ts';
 import { runToken } from './token.ts';
@@ -42,7 +43,17 @@ async function start(args: string[]): Promise<number> {
   );
   if (!settings.oidc) log('warn', 'using the built-in development issuer: mint tokens with `assent token <user>`');
   const hub = await Hub.start({ redisUrl: settings.redisUrl, natsUrl: settings.natsUrl, config });
-  const app = createApp({ hub, authenticate: authenticatorFor(verifier, hub), idempotency: new RedisIdempotencyGate(hub.idempotency), log });
+  const limits = settings.rateLimit;
+  const app = createApp({
+    hub,
+    authenticate: authenticatorFor(verifier, hub),
+    idempotency: new RedisIdempotencyGate(hub.idempotency),
+    rateLimit: rateLimit(hub.rateLimiter, {
+      perUser: { ratePerSecond: limits.perUser, burst: 2 * limits.perUser },
+      perPlatform: { ratePerSecond: limits.perPlatform, burst: 2 * limits.perPlatform },
+    }),
+    log,
+  });
   const server = serve({ fetch: app.fetch, port: settings.port }, (info) => {
     log('info', 'listening', { port: info.port });
   });

@@ -9,6 +9,8 @@ export interface StartSettings {
   production: boolean;
   /** An OpenID Connect issuer whose tokens the API accepts; without one, the development issuer. */
   oidc?: { issuer: string; audience: string };
+  /** Requests per second allowed per user and per platform (bursts of twice that). */
+  rateLimit: { perUser: number; perPlatform: number };
 }
 
 export class SettingsError extends Error {
@@ -43,8 +45,14 @@ export function readStartSettings(args: string[], env: NodeJS.ProcessEnv): Start
     ...(configPath ? { configPath } : {}),
     dataDir: flags['data-dir'] ?? env.ASSENT_DATA_DIR ?? '.assent',
     production: env.ASSENT_ENV === 'production',
+    rateLimit: { perUser: rate(env.ASSENT_RATE_LIMIT_USER, 50), perPlatform: rate(env.ASSENT_RATE_LIMIT_PLATFORM, 500) },
     ...(env.ASSENT_OIDC_ISSUER ? { oidc: { issuer: env.ASSENT_OIDC_ISSUER, audience: env.ASSENT_OIDC_AUDIENCE ?? 'assent' } } : {}),
   };
+}
+
+function rate(text: string | undefined, fallback: number): number {
+  const n = Number(text ?? fallback);
+  return Number.isFinite(n) && n > 0 ? n : fallback;
 }
 
 function parseFlags(args: string[]): Record<string, string> {

@@ -19,6 +19,7 @@ import type { PlatformHolding, RedisPlatformStore } from '../../transport/redis/
 import type { Clock } from '../clock.ts';
 import type { MessageHost } from '../message/message-host.ts';
 import type { TransitionRecord } from '../message/message-view.ts';
+import type { DeliveryMetrics } from '../metrics.ts';
 import { randomUUID } from 'node:crypto';
 import { backoffDelayMs } from './backoff.ts';
 import type { Platform } from './platform.ts';
@@ -31,6 +32,8 @@ export interface ListenerOptions {
   backoffBaseMs: number;
   ackWaitMs: number;
   onError: (e: unknown) => void;
+  /** Counts deliveries, retries and dead letters, and records each platform's last lag. */
+  metrics?: DeliveryMetrics;
 }
 
 export class PlatformListener {
@@ -125,6 +128,7 @@ export class PlatformListener {
       // A platform that filters out results still counts as holding what it asked for.
       if (this.isResultFor(r)) await this.report(r, { type: 'DELIVERED', platform: name });
       await this.hold(r, { version: r.version, status: 'skipped', at: now, lagMs: now - r.at });
+      this.opts.metrics?.delivery(name, 'skipped', now - r.at);
       return undefined;
     }
     const result = await this.platform.deliver(r);
@@ -134,12 +138,18 @@ export class PlatformListener {
       const done = this.clock.now();
       if (this.isResultFor(r)) await this.report(r, { type: 'DELIVERED', platform: name });
       await this.hold(r, { version: r.version, status: 'delivered', at: done, lagMs: done - r.at });
+      this.opts.metrics?.delivery(name, 'delivered', done - r.at);
       return undefined;
     }
-    if (result.retryable && attempt < this.opts.maxAttempts) return result.retryAfterMs ?? this.retryDelay(attempt);
+    if (result.retryable && attempt < this.opts.maxAttempts) {
+      this.opts.metrics?.retry(name);
+      return result.retryAfterMs ?? this.retryDelay(attempt);
+    }
     await this.holdings.deadLetter({ platform: name, messageId: r.messageId, version: r.version, error: result.error, attempts: attempt, at: now });
+    this.opts.metrics?.deadLetter(name);
     if (this.isResultFor(r)) await this.report(r, { type: 'DELIVERY_FAILED', platform: name, error: result.error });
     await this.hold(r, { version: r.version, status: 'failed', at: now, lagMs: now - r.at });
+    this.opts.metrics?.delivery(name, 'failed', now - r.at);
     return undefined;
   }
 

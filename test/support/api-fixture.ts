@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import type { Hub } from '../../actors/hub.ts';
-import { createApp } from '../../api/app.ts';
+import { createApp, type ApiDeps } from '../../api/app.ts';
 import { authenticatorFor } from '../../api/authenticate.ts';
 import { RedisIdempotencyGate } from '../../api/idempotency-gate.ts';
 import { mintDevToken } from '../../api/identity/dev-issuer.ts';
@@ -16,11 +16,11 @@ export function apiFixture() {
   afterEach(() => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
-  return async (hub: Hub) => {
+  return async (hub: Hub, options: Pick<ApiDeps, 'streamKeepAliveMs'> = {}) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'assent-api-'));
     dirs.push(dataDir);
     const verifier = await createTokenVerifier({ mode: 'dev', dataDir });
-    const app = createApp({ hub, authenticate: authenticatorFor(verifier, hub), idempotency: new RedisIdempotencyGate(hub.idempotency) });
+    const app = createApp({ hub, authenticate: authenticatorFor(verifier, hub), idempotency: new RedisIdempotencyGate(hub.idempotency), ...options });
     const tokens = new Map<string, string>();
     const tokenFor = async (user: string, opts: { roles?: string[]; platform?: string } = {}) => {
       const k = `${user}|${opts.roles?.join(',') ?? ''}|${opts.platform ?? ''}`;

@@ -4,7 +4,10 @@ import { readStartSettings, SettingsError } from '../../cli/settings.ts';
 describe('assent start settings', () => {
   it('reads the environment, flags winning', () => {
     const s = readStartSettings(['--port', '9090'], { PORT: '8000', REDIS_URL: 'redis://r', NATS_URL: 'nats://n', ASSENT_CONFIG: 'a.yaml' });
-    expect(s).toEqual({ port: 9090, redisUrl: 'redis://r', natsUrl: 'nats://n', configPath: 'a.yaml', dataDir: '.assent', production: false });
+    expect(s).toEqual({
+      port: 9090, redisUrl: 'redis://r', natsUrl: 'nats://n', configPath: 'a.yaml', dataDir: '.assent', production: false,
+      rateLimit: { perUser: 50, perPlatform: 500 },
+    });
   });
 
   it('takes an OpenID Connect issuer from the environment', () => {

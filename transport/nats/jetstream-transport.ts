@@ -141,6 +141,67 @@ export class JetStreamTransport {
     };
   }
 
+  /**
+   * Core-NATS interest in one message's transitions as the relay publishes them: no replay and no
+   * stream sequence, and a republished copy arrives again (drop it by version). Resolves once the
+   * server holds the interest, so anything published afterwards reaches `onData`.
+   */
+  async watchTransitions(messageId: string, onData: (data: string) => void): Promise<() => void> {
+    const sub: Subscription = this.nc.subscribe(this.names.transitionSubject(messageId), {
+      callback: (err, msg) => {
+        if (!err) onData(msg.string());
+      },
+    });
+    try {
+      await this.nc.flush();
+    } catch (cause) {
+      sub.unsubscribe();
+      throw new TransportError('NATS_UNAVAILABLE', `cannot watch the transitions of ${messageId}`, { cause });
+    }
+    return () => sub.unsubscribe();
+  }
+
+  /**
+   * Reads the transitions stream in order from stream sequence `from` (`'new'`: what is published
+   * after this call resolves) through an ordered consumer: ephemeral, without acks, in memory,
+   * deleted by the returned function (and by the server after a minute without pulls, should this
+   * process die first). `onRecord` gets each message's stream sequence and payload.
+   */
+  async followTransitions(from: number | 'new', onRecord: (seq: number, data: string) => void): Promise<() => Promise<void>> {
+    const stream = this.names.transitions;
+    let consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>>;
+    let messages: ConsumerMessages;
+    try {
+      // Never past what the stream holds: a sequence beyond it (a stream created anew) starts at the end.
+      const next = (await this.jsm.streams.info(stream)).state.last_seq + 1;
+      const start = from === 'new' ? next : Math.max(1, Math.min(Math.floor(from), next));
+      consumer = await this.js.consumers.get(stream, {
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: start,
+        inactive_threshold: 60_000,
+      });
+      messages = await consumer.consume({ max_messages: 256 });
+    } catch (cause) {
+      throw new TransportError('NATS_UNAVAILABLE', `cannot follow ${stream}`, { cause });
+    }
+    const loop = (async () => {
+      for await (const m of messages) {
+        try {
+          onRecord(m.seq, m.string());
+        } catch {
+          // One listener's failure never stops the stream for it.
+        }
+      }
+    })();
+    let stopped: Promise<void> | undefined;
+    return () =>
+      (stopped ??= (async () => {
+        await messages.close().catch(() => {});
+        await loop.catch(() => {});
+        await consumer.delete().catch(() => false);
+      })());
+  }
+
   /** Answers requests on `subject` until the returned function is called. */
   serve(subject: string, handle: (data: string) => Promise<string>): () => void {
     const sub: Subscription = this.nc.subscribe(subject, {
