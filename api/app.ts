@@ -62,7 +62,7 @@ export function createApp(deps: ApiDeps): Hono<Env> {
   app.notFound((c) => problemResponse(c.req.path, new Problem('ROUTE_NOT_FOUND')));
   app.onError((e, c) => {
     if (e instanceof Problem) {
-      if (e.code === 'EVENT_FORBIDDEN') log('warn', 'denied', { path: c.req.path, user: c.get('identity')?.user });
+      if (e.denied) log('warn', 'denied', { path: c.req.path, user: c.get('identity')?.user, code: e.code });
       return problemResponse(c.req.path, e);
     }
     const code: ProblemCode = e instanceof HubUnavailable || e instanceof TransportError ? 'HUB_UNAVAILABLE' : 'INTERNAL';

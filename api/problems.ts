@@ -35,8 +35,17 @@ export const PROBLEMS = {
 export type ProblemCode = keyof typeof PROBLEMS;
 
 export class Problem extends Error {
+  /** A refusal of someone who is signed in (logged, never shown in the answer). */
+  denied = false;
+
   constructor(readonly code: ProblemCode, readonly detail?: string, readonly extra: Record<string, unknown> = {}) {
     super(detail ?? PROBLEMS[code].title);
+  }
+
+  static denial(code: 'EVENT_FORBIDDEN' | 'MESSAGE_NOT_FOUND', detail?: string): Problem {
+    const p = new Problem(code, detail);
+    p.denied = true;
+    return p;
   }
 }
 

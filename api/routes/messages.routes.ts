@@ -51,7 +51,7 @@ export function messageRoutes({ hub, idempotency }: MessageRouteDeps): Hono<Env>
       const body = eventBody.safeParse(parseJsonBody(text));
       if (!body.success) throw new Problem('REQUEST_INVALID', describeIssues(body.error).join('; '));
       const view = await visibleMessage(hub, id, who);
-      if (!maySend(body.data.type, view, who)) throw new Problem('EVENT_FORBIDDEN', `${who.user} may not send ${body.data.type}`);
+      if (!maySend(body.data.type, view, who)) throw Problem.denial('EVENT_FORBIDDEN', `${who.user} may not send ${body.data.type}`);
       const { expectedVersion, ...event } = body.data;
       const eventId = key ? `http:${who.user}:${key}` : undefined;
       const outcome = await hub.send(id, event as MessageCommand, who, eventId, expectedVersion);
@@ -96,7 +96,9 @@ const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 async function visibleMessage(hub: Hub, id: string, who: Identity) {
   if (!MESSAGE_ID.test(id)) throw new Problem('MESSAGE_NOT_FOUND');
   const view = await hub.view(id);
-  if (!view || !maySee(view, who)) throw new Problem('MESSAGE_NOT_FOUND');
+  if (!view) throw new Problem('MESSAGE_NOT_FOUND');
+  // Someone outside the message is told it does not exist, and the refusal is logged.
+  if (!maySee(view, who)) throw Problem.denial('MESSAGE_NOT_FOUND');
   return view;
 }
 

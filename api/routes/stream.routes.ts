@@ -29,7 +29,8 @@ export function streamRoutes({ hub, keepAliveMs = KEEP_ALIVE_MS }: { hub: Hub; k
     const id = c.req.param('id');
     if (!MESSAGE_ID.test(id)) throw new Problem('MESSAGE_NOT_FOUND');
     const view = await hub.view(id);
-    if (!view || !maySee(view, c.get('identity'))) throw new Problem('MESSAGE_NOT_FOUND');
+    if (!view) throw new Problem('MESSAGE_NOT_FOUND');
+    if (!maySee(view, c.get('identity'))) throw Problem.denial('MESSAGE_NOT_FOUND');
     const after = lastEventId(c.req.header('last-event-id')) ?? 0;
     // Live first, then the history: whatever commits in between arrives live (and is dropped by
     // version when the history already had it).

@@ -16,7 +16,7 @@ export function apiFixture() {
   afterEach(() => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
-  return async (hub: Hub, options: Pick<ApiDeps, 'streamKeepAliveMs'> = {}) => {
+  return async (hub: Hub, options: Pick<ApiDeps, 'streamKeepAliveMs' | 'log'> = {}) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'assent-api-'));
     dirs.push(dataDir);
     const verifier = await createTokenVerifier({ mode: 'dev', dataDir });

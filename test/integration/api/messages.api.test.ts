@@ -44,9 +44,10 @@ describe('message API', () => {
     expect(late.body).toMatchObject({ code: 'EVENT_NOT_APPLICABLE', state: 'distributed' });
   });
 
-  it('lets only the right people see a message and send each event', async () => {
+  it('lets only the right people see a message and send each event, and logs each refusal', async () => {
     const hub = await fx.start();
-    const { call } = await api(hub);
+    const logged: Array<{ message: string; fields?: Record<string, unknown> }> = [];
+    const { call } = await api(hub, { log: (_level, message, fields) => void logged.push({ message, ...(fields ? { fields } : {}) }) });
     const { body } = await call('POST', '/v1/messages', 'alice', laptop);
     const path = `/v1/messages/${body.id}`;
     expect((await call('GET', path, 'mallory')).status).toBe(404);
@@ -56,6 +57,9 @@ describe('message API', () => {
     expect((await call('POST', `${path}/events`, 'bob', { type: 'WITHDRAW' })).body).toMatchObject({ status: 403, code: 'EVENT_FORBIDDEN' });
     expect((await call('POST', `${path}/events`, 'bob', { type: 'REVISE', title: 'x' })).status).toBe(403);
     expect((await hub.history(body.id)).map((h) => h.event)).toEqual(['SUBMIT', 'ROUTE']);
+    expect(logged.filter((l) => l.message === 'denied').map((l) => [l.fields?.user, l.fields?.code])).toEqual([
+      ['mallory', 'MESSAGE_NOT_FOUND'], ['mallory', 'MESSAGE_NOT_FOUND'], ['alice', 'EVENT_FORBIDDEN'], ['bob', 'EVENT_FORBIDDEN'], ['bob', 'EVENT_FORBIDDEN'],
+    ]);
     expect((await call('POST', `${path}/events`, 'alice', { type: 'WITHDRAW', reason: 'not needed' })).body).toMatchObject({ state: 'withdrawn' });
   });
 
