@@ -1,6 +1,7 @@
 // Reading a JSON body defensively: the size limit holds before the body is buffered (a declared
 // Content-Length over it is refused at once, a streamed body is cut off when it passes it), keys
 // that could pollute prototypes are refused, and so is nesting deeper than a limit.
+import { BodyTooLarge, readCapped } from '../actors/outbound/read-capped.ts';
 import { Problem } from './problems.ts';
 
 export const MAX_BODY_BYTES = 512 * 1024;
@@ -13,7 +14,7 @@ export async function readJsonText(request: Request, limit = MAX_BODY_BYTES): Pr
   if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) throw new Problem('REQUEST_MEDIA_TYPE_UNSUPPORTED', `content-type was ${type || 'missing'}`);
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (declared > limit) throw new Problem('REQUEST_BODY_TOO_LARGE', `at most ${limit} bytes`);
-  return readCapped(request, limit);
+  return readBody(request, limit);
 }
 
 export function parseJsonBody(text: string): unknown {
@@ -33,7 +34,7 @@ export function parseJsonBody(text: string): unknown {
   return value;
 }
 
-async function readCapped(request: Request, limit: number): Promise<string> {
+async function readBody(request: Request, limit: number): Promise<string> {
   if (!request.body) return '';
   // A declared length within the limit is all the server will read: take the body at once.
   if (request.headers.has('content-length')) {
@@ -41,20 +42,12 @@ async function readCapped(request: Request, limit: number): Promise<string> {
     if (bytes.byteLength > limit) throw new Problem('REQUEST_BODY_TOO_LARGE', `at most ${limit} bytes`);
     return decode(bytes);
   }
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw new Problem('REQUEST_BODY_TOO_LARGE', `at most ${limit} bytes`);
-    }
-    chunks.push(value);
+  try {
+    return decode(await readCapped(request.body, limit));
+  } catch (e) {
+    if (e instanceof BodyTooLarge) throw new Problem('REQUEST_BODY_TOO_LARGE', `at most ${limit} bytes`);
+    throw e;
   }
-  return decode(Buffer.concat(chunks));
 }
 
 function decode(bytes: Uint8Array): string {

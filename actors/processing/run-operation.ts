@@ -9,6 +9,7 @@
 import { assertOutboundUrl, OutboundUrlRefused } from '../outbound/outbound-url.ts';
 import type { Operation } from '../config/config.schema.ts';
 import { errorCode, parseRetryAfter } from '../outbound/http-failure.ts';
+import { BodyTooLarge, readCapped } from '../outbound/read-capped.ts';
 
 export interface OperationInput {
   messageId: string; idempotencyKey: string; type: string; title: string; payload: unknown; requester: string;
@@ -94,7 +95,7 @@ async function attemptOnce(
   if (status >= 200 && status < 300) {
     let text: string;
     try {
-      text = await readCapped(res);
+      text = await readAnswer(res);
     } catch (err) {
       if (err instanceof TooLarge) return { ok: false, permanent: true, unknown: false, error: err.message };
       return networkFailure(err, op.timeoutMs);
@@ -127,25 +128,16 @@ function networkFailure(err: unknown, timeoutMs: number): Failure {
 /** Retry-After in seconds (or an HTTP date), capped so one endpoint cannot park a message for hours. */
 class TooLarge extends Error {}
 
-async function readCapped(res: Response): Promise<string> {
+async function readAnswer(res: Response): Promise<string> {
   const declared = Number(res.headers.get('content-length'));
   if (declared > MAX_RESPONSE_BYTES) {
     await res.body?.cancel().catch(() => undefined);
     throw new TooLarge(`the answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
   }
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_RESPONSE_BYTES) {
-      await reader.cancel().catch(() => undefined);
-      throw new TooLarge(`the answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
-    }
-    chunks.push(value);
+  try {
+    return Buffer.from(await readCapped(res.body, MAX_RESPONSE_BYTES)).toString('utf8');
+  } catch (e) {
+    if (e instanceof BodyTooLarge) throw new TooLarge(`the answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
+    throw e;
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
