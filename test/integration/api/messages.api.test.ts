@@ -112,6 +112,14 @@ describe('message API', () => {
     }
     expect(await hub.portal.ids('requester:alice', 10)).toEqual([]);
     expect((await call('GET', '/healthz')).status).toBe(200);
+    expect((await call('GET', '/readyz')).body).toMatchObject({ ready: true, redis: true, nats: true, partitions: 8 });
+  });
+
+  it('serves the machine definition for visualizers, without a token', async () => {
+    const { call } = await api(await fx.start());
+    const machine = await call('GET', '/v1/machines/message');
+    expect(machine.status).toBe(200);
+    expect(Object.keys(machine.body.states)).toEqual(['pending', 'approving', 'processing', 'validated', 'rejected-for-revision', 'distributed', 'exception', 'withdrawn']);
   });
 
   it('honours Idempotency-Key: the same request answers the same, another body is 422', async () => {
