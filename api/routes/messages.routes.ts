@@ -8,11 +8,12 @@ import { newMessageId } from '../../actors/hub.ts';
 import type { TurnOutcome } from '../../actors/message/message-host.ts';
 import type { MessageCommand } from '../../actors/message/message-turn.ts';
 import { SubmissionRefused } from '../../actors/submission.ts';
-import { maySee, maySend, type Identity } from '../authorize.ts';
+import { maySend, type Identity } from '../authorize.ts';
 import { Problem } from '../problems.ts';
 import { parseJsonBody, readJsonText } from '../read-json-body.ts';
 import { describeIssues, eventBody, idempotencyKey, submitBody } from '../schemas.ts';
 import type { IdempotencyGate } from '../idempotency-gate.ts';
+import { visibleMessage } from './visible-message.ts';
 
 export interface MessageRouteDeps {
   hub: Hub;
@@ -88,18 +89,6 @@ async function submit(hub: Hub, who: Identity, body: ReturnType<typeof submitBod
     if (e instanceof SubmissionRefused) throw new Problem(e.code, e.message);
     throw e;
   }
-}
-
-/** Message ids are ours: anything else in the path is simply not a message (and never reaches Redis). */
-const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-async function visibleMessage(hub: Hub, id: string, who: Identity) {
-  if (!MESSAGE_ID.test(id)) throw new Problem('MESSAGE_NOT_FOUND');
-  const view = await hub.view(id);
-  if (!view) throw new Problem('MESSAGE_NOT_FOUND');
-  // Someone outside the message is told it does not exist, and the refusal is logged.
-  if (!maySee(view, who)) throw Problem.denial('MESSAGE_NOT_FOUND');
-  return view;
 }
 
 function answerOf(outcome: TurnOutcome): { state: string; version: number } {

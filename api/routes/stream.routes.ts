@@ -14,23 +14,20 @@ import type { Hub } from '../../actors/hub.ts';
 import type { TransitionRecord } from '../../actors/message/message-view.ts';
 import { maySee, type Identity } from '../authorize.ts';
 import { Problem } from '../problems.ts';
+import { visibleMessage } from './visible-message.ts';
 
 type Env = { Variables: { identity: Identity } };
 
 export const KEEP_ALIVE_MS = 15_000;
 /** Records waiting for a slow client before its stream is closed. */
 const MAX_BUFFERED = 10_000;
-const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function streamRoutes({ hub, keepAliveMs = KEEP_ALIVE_MS }: { hub: Hub; keepAliveMs?: number }): Hono<Env> {
   const app = new Hono<Env>();
 
   app.get('/v1/messages/:id/stream', async (c) => {
     const id = c.req.param('id');
-    if (!MESSAGE_ID.test(id)) throw new Problem('MESSAGE_NOT_FOUND');
-    const view = await hub.view(id);
-    if (!view) throw new Problem('MESSAGE_NOT_FOUND');
-    if (!maySee(view, c.get('identity'))) throw Problem.denial('MESSAGE_NOT_FOUND');
+    await visibleMessage(hub, id, c.get('identity'));
     const after = lastEventId(c.req.header('last-event-id')) ?? 0;
     // Live first, then the history: whatever commits in between arrives live (and is dropped by
     // version when the history already had it).
