@@ -3,6 +3,7 @@
 // missing here fails CI).
 import { z } from 'zod';
 import { PROBLEMS } from './problems.ts';
+import { listQuery } from './routes/list.routes.ts';
 import { eventBody, submitBody } from './schemas.ts';
 
 export interface Operation {
@@ -11,7 +12,8 @@ export interface Operation {
   summary: string;
   auth: boolean;
   body?: string;
-  query?: Record<string, string>;
+  /** The zod schema of the query string, and a description of each parameter. */
+  query?: { schema: z.ZodType; describe: Record<string, string> };
   responses: Record<number, string>;
   produces?: string;
 }
@@ -36,8 +38,11 @@ export const OPERATIONS: Operation[] = [
   {
     method: 'get', path: '/v1/messages', summary: 'Messages you take part in, newest change first: your inbox, your requests, by state or type', auth: true,
     query: {
-      state: 'a top-level state', requester: 'a user id', approver: 'a user id or group:<name>', type: 'a message type',
-      awaiting: 'true: only messages awaiting that approver now', limit: '1 to 200, default 50', cursor: 'nextCursor of the previous page',
+      schema: listQuery,
+      describe: {
+        state: 'a top-level state', requester: 'a user id', approver: 'a user id or group:<name>', type: 'a message type',
+        awaiting: 'true: only messages awaiting that approver now', limit: '1 to 200, default 50', cursor: 'nextCursor of the previous page',
+      },
     },
     responses: { 200: '{ items, nextCursor }' },
   },
@@ -74,7 +79,7 @@ export function openApiDocument(operations: Operation[] = OPERATIONS): Record<st
   for (const op of operations) {
     const params = [
       ...[...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } })),
-      ...Object.entries(op.query ?? {}).map(([name, description]) => ({ name, in: 'query', required: false, description, schema: { type: 'string' } })),
+      ...queryParameters(op.query),
       ...(op.method === 'post' ? [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } }] : []),
     ];
     const responses: Record<string, unknown> = {};
@@ -100,6 +105,15 @@ export function openApiDocument(operations: Operation[] = OPERATIONS): Record<st
     paths,
     components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
   };
+}
+
+/** Query parameters from the zod schema that validates them (as the client sends them: strings). */
+function queryParameters(query: Operation['query']): unknown[] {
+  if (!query) return [];
+  const json = z.toJSONSchema(query.schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(json.properties ?? {}).map(([name, schema]) => ({
+    name, in: 'query', required: json.required?.includes(name) ?? false, description: query.describe[name] ?? '', schema,
+  }));
 }
 
 /** A zod schema as a component; its local `$defs` references are rewritten to point into it. */

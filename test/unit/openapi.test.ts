@@ -28,6 +28,9 @@ describe('/openapi.json', () => {
     expect(doc.components.schemas.SubmitBody.additionalProperties).toBe(false);
     expect(doc.components.schemas.SubmitBody.required).toEqual(['type', 'title', 'payload']);
     expect(submit.responses['422'].content['application/problem+json']).toBeDefined();
+    const list = doc.paths['/v1/messages'].get.parameters.map((p: any) => [p.name, p.in, p.schema.type]);
+    expect(list).toEqual(expect.arrayContaining([['state', 'query', 'string'], ['limit', 'query', 'string'], ['cursor', 'query', 'string']]));
+    expect(doc.paths['/v1/messages'].get.parameters.find((p: any) => p.name === 'state').schema.enum).toContain('rejected-for-revision');
     expect(doc.components.schemas.EventBody.oneOf.map((s: any) => s.properties.type.const)).toEqual(['APPROVE', 'REJECT', 'RETURN', 'REVISE', 'WITHDRAW', 'RESOLVE_EXCEPTION']);
     // Every local reference resolves inside the document.
     const text = JSON.stringify(doc);
