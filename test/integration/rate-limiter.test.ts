@@ -2,26 +2,15 @@
 // the rate; keys independent; a refusal by one bucket takes from none; concurrent takes never let
 // more than the burst through.
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisRateLimiter } from '../../transport/redis/redis-rate-limiter.ts';
-import { REDIS_URL, dropNamespace, testPrefix } from '../support/services.ts';
+import { REDIS_URL, redisNamespace } from '../support/services.ts';
 
 describe('Redis rate limiter', () => {
-  let redis: Redis;
-  let prefix = testPrefix();
+  const ns = redisNamespace();
   let limiter: RedisRateLimiter;
 
-  beforeAll(() => {
-    redis = new Redis(REDIS_URL, { enableAutoPipelining: true });
-  });
-  afterAll(async () => {
-    await redis.quit();
-  });
-  afterEach(async () => {
-    await dropNamespace(prefix);
-    prefix = testPrefix();
-  });
-  const fresh = () => (limiter = new RedisRateLimiter(redis, prefix));
+  const fresh = () => (limiter = new RedisRateLimiter(ns.redis, ns.prefix));
 
   it('allows the burst, then refuses with the time until the next request fits', async () => {
     fresh();
@@ -66,10 +55,10 @@ describe('Redis rate limiter', () => {
     expect((await limiter.take('user:alice', limit)).allowed).toBe(false);
     expect((await limiter.take('user:bob', limit)).allowed).toBe(true);
     expect((await limiter.take('platform:slack', limit)).allowed).toBe(true);
-    const keys = await redis.keys(`${prefix}:ratelimit:*`);
+    const keys = await ns.redis.keys(`${ns.prefix}:ratelimit:*`);
     expect(keys).toHaveLength(3);
     for (const k of keys) {
-      const ttl = await redis.pttl(k);
+      const ttl = await ns.redis.pttl(k);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(1000);
     }
@@ -100,7 +89,7 @@ describe('Redis rate limiter', () => {
     fresh();
     const other = new Redis(REDIS_URL);
     try {
-      const second = new RedisRateLimiter(other, prefix);
+      const second = new RedisRateLimiter(other, ns.prefix);
       const limit = { ratePerSecond: 1, burst: 2 };
       expect((await limiter.take('user:alice', limit)).allowed).toBe(true);
       expect((await second.take('user:alice', limit)).allowed).toBe(true);

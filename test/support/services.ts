@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { connect } from 'nats';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { streamNames } from '../../transport/nats/jetstream-transport.ts';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -28,6 +29,41 @@ export async function dropNamespace(prefix: string): Promise<void> {
   const names = streamNames(prefix);
   for (const s of [names.transitions, names.commands]) await jsm.streams.delete(s).catch(() => {});
   await nc.close();
+}
+
+export interface RedisNamespace {
+  /** The connection opened for the describe block (or file) that called `redisNamespace()`. */
+  readonly redis: Redis;
+  /** The current test's namespace; a fresh one after each test. */
+  readonly prefix: string;
+}
+
+/**
+ * A Redis connection for a describe block (or a whole file) and a namespace per test: connects in
+ * beforeAll, quits in afterAll, and after each test drops the namespace and draws a fresh prefix.
+ */
+export function redisNamespace(): RedisNamespace {
+  let redis: Redis | undefined;
+  let prefix = testPrefix();
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL, { enableAutoPipelining: true });
+  });
+  afterAll(async () => {
+    await redis?.quit();
+  });
+  afterEach(async () => {
+    await dropNamespace(prefix);
+    prefix = testPrefix();
+  });
+  return {
+    get redis() {
+      if (!redis) throw new Error('redisNamespace(): the connection opens in beforeAll');
+      return redis;
+    },
+    get prefix() {
+      return prefix;
+    },
+  };
 }
 
 /** Re-checks `probe` whenever the event loop is free, until it answers something truthy. */

@@ -1,15 +1,14 @@
 // GET /metrics on a hub after a full lifecycle, and the rate-limit middleware in a small app:
 // 429 with Retry-After and a problem document, per user and per platform, on the real Redis.
 import { Hono } from 'hono';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Platform } from '../../../actors/listeners/platform.ts';
 import type { Identity } from '../../../api/authorize.ts';
 import { rateLimit } from '../../../api/rate-limit.ts';
 import { metricsRoutes } from '../../../api/routes/metrics.routes.ts';
 import { RedisRateLimiter } from '../../../transport/redis/redis-rate-limiter.ts';
 import { hubFixture } from '../../support/hub-fixture.ts';
-import { REDIS_URL, dropNamespace, eventually, testPrefix } from '../../support/services.ts';
+import { eventually, redisNamespace } from '../../support/services.ts';
 
 describe('GET /metrics', () => {
   const fx = hubFixture();
@@ -72,18 +71,7 @@ describe('GET /metrics', () => {
 });
 
 describe('rate limits over HTTP', () => {
-  let redis: Redis;
-  let prefix = testPrefix();
-  beforeAll(() => {
-    redis = new Redis(REDIS_URL, { enableAutoPipelining: true });
-  });
-  afterAll(async () => {
-    await redis.quit();
-  });
-  afterEach(async () => {
-    await dropNamespace(prefix);
-    prefix = testPrefix();
-  });
+  const ns = redisNamespace();
 
   /** A small app: a fake authentication (x-user, x-platform headers), then the limits. */
   function appWith(settings: Parameters<typeof rateLimit>[1]) {
@@ -93,7 +81,7 @@ describe('rate limits over HTTP', () => {
       c.set('identity', { user: c.req.header('x-user') ?? 'anon', groups: [], roles: [], ...(platform ? { platform } : {}) });
       await next();
     });
-    app.use('/v1/*', rateLimit(new RedisRateLimiter(redis, prefix), settings));
+    app.use('/v1/*', rateLimit(new RedisRateLimiter(ns.redis, ns.prefix), settings));
     app.get('/v1/ping', (c) => c.json({ ok: true }));
     app.get('/healthz', (c) => c.json({ status: 'ok' }));
     return (user: string, platform?: string, path = '/v1/ping') =>

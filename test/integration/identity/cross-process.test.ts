@@ -6,10 +6,10 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { devIssuerKeys } from '../../../api/identity/dev-issuer.ts';
 import { createTokenVerifier } from '../../../api/identity/token-verifier.ts';
-import { tempDir } from '../../unit/identity/helpers.ts';
+import { tempDirs } from '../../support/temp-dirs.ts';
 
 const run = promisify(execFile);
 const child = fileURLToPath(new URL('./token-child.ts', import.meta.url));
@@ -21,10 +21,11 @@ async function tokenCommand(args: string[], env: NodeJS.ProcessEnv): Promise<{ l
 }
 
 describe('development issuer across processes', () => {
+  const temp = tempDirs();
   let dir: string;
-  let cleanup: () => Promise<void>;
-  beforeEach(async () => ({ dir, cleanup } = await tempDir()));
-  afterEach(async () => cleanup());
+  beforeEach(async () => {
+    dir = await temp.make();
+  });
 
   it('accepts in a verifier started before the command a token it minted, and in one started after', async () => {
     const dataDir = path.join(dir, 'state');

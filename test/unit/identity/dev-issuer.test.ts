@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   DEV_AUDIENCE,
   DEV_ISSUER,
@@ -9,13 +9,15 @@ import {
   mintDevToken,
   readDevIssuerKeys,
 } from '../../../api/identity/dev-issuer.ts';
-import { decodePart, tempDir } from './helpers.ts';
+import { tempDirs } from '../../support/temp-dirs.ts';
+import { decodePart } from './helpers.ts';
 
 describe('development issuer', () => {
+  const temp = tempDirs();
   let dir: string;
-  let cleanup: () => Promise<void>;
-  beforeEach(async () => ({ dir, cleanup } = await tempDir()));
-  afterEach(async () => cleanup());
+  beforeEach(async () => {
+    dir = await temp.make();
+  });
 
   it('creates the data folder and a private key file readable by its owner only', async () => {
     const dataDir = path.join(dir, 'nested', '.assent');

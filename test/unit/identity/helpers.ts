@@ -1,14 +1,7 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { importJWK, SignJWT } from 'jose';
 import type { JWK, JWTPayload } from 'jose';
 import { DEV_AUDIENCE, DEV_ISSUER, devIssuerKeyPath } from '../../../api/identity/dev-issuer.ts';
-
-export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'assent-identity-'));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
-}
 
 /** Signs arbitrary claims with the development issuer's own private key (as an attacker who had it could). */
 export async function signWithDevKey(dataDir: string, claims: JWTPayload, options: { omit?: (keyof JWTPayload)[] } = {}): Promise<string> {

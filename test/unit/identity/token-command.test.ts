@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { devIssuerKeyPath } from '../../../api/identity/dev-issuer.ts';
 import { createTokenVerifier } from '../../../api/identity/token-verifier.ts';
 import { runToken } from '../../../cli/token.ts';
-import { tempDir } from './helpers.ts';
+import { tempDirs } from '../../support/temp-dirs.ts';
 
 async function run(args: string[], env: NodeJS.ProcessEnv) {
   const out: string[] = [];
@@ -14,10 +14,11 @@ async function run(args: string[], env: NodeJS.ProcessEnv) {
 }
 
 describe('assent token', () => {
+  const temp = tempDirs();
   let dir: string;
-  let cleanup: () => Promise<void>;
-  beforeEach(async () => ({ dir, cleanup } = await tempDir()));
-  afterEach(async () => cleanup());
+  beforeEach(async () => {
+    dir = await temp.make();
+  });
 
   it('prints a human line, then the token alone on the last line, and the token verifies', async () => {
     const dataDir = path.join(dir, 'data');

@@ -1,11 +1,12 @@
 import { createPublicKey } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { devIssuerKeyPath, devIssuerKeys, mintDevToken } from '../../../api/identity/dev-issuer.ts';
 import { AuthError } from '../../../api/identity/principal.ts';
 import { createTokenVerifier } from '../../../api/identity/token-verifier.ts';
 import type { TokenVerifier } from '../../../api/identity/token-verifier.ts';
-import { b64url, decodePart, signWithDevKey, tempDir } from './helpers.ts';
+import { tempDirs } from '../../support/temp-dirs.ts';
+import { b64url, decodePart, signWithDevKey } from './helpers.ts';
 
 async function refusal(verifier: TokenVerifier, authorization: string | undefined): Promise<AuthError> {
   try {
@@ -22,10 +23,11 @@ async function refusal(verifier: TokenVerifier, authorization: string | undefine
 }
 
 describe('token verifier, development issuer', () => {
+  const temp = tempDirs();
   let dir: string;
-  let cleanup: () => Promise<void>;
-  beforeEach(async () => ({ dir, cleanup } = await tempDir()));
-  afterEach(async () => cleanup());
+  beforeEach(async () => {
+    dir = await temp.make();
+  });
 
   it('accepts a minted token and returns its principal', async () => {
     const verifier = await createTokenVerifier({ mode: 'dev', dataDir: dir });
@@ -147,13 +149,9 @@ describe('token verifier, development issuer', () => {
     });
 
     it('a token signed by another development issuer', async () => {
-      const other = await tempDir();
-      try {
-        const token = await mintDevToken(other.dir, { user: 'alice' });
-        expect((await refusal(verifier, `Bearer ${token}`)).code).toBe('AUTH_TOKEN_INVALID');
-      } finally {
-        await other.cleanup();
-      }
+      const other = await temp.make();
+      const token = await mintDevToken(other, { user: 'alice' });
+      expect((await refusal(verifier, `Bearer ${token}`)).code).toBe('AUTH_TOKEN_INVALID');
     });
   });
 

@@ -5,7 +5,7 @@ import { initialTransition, transition } from 'xstate';
 import { expect } from 'vitest';
 import { messageMachine } from '../../../machines/message.machine.ts';
 import type {
-  AnomalyKind, EventMeta, ExceptionAction, MessageEvent, MessageInput,
+  AnomalyKind, ApprovalStep, EventMeta, ExceptionAction, MessageEvent, MessageInput,
 } from '../../../machines/message.types.ts';
 
 export type Snap = ReturnType<typeof messageMachine.transition>;
@@ -132,3 +132,34 @@ export const timerCancels = (actions: ActionSummary[]) =>
 
 export const processingRequests = (actions: ActionSummary[]) =>
   actions.filter((a) => a.type === 'requestProcessing').map((a) => a.params as { decision: string; key: string });
+
+export const withSteps = (steps: ApprovalStep[], extra: Partial<MessageInput> = {}) => makeInput({ steps, ...extra });
+
+export const keyOf = (s: Snap) => s.context.processingKey!;
+
+export const onlyAnomalyId = (s: Snap) => {
+  expect(s.context.anomalies).toHaveLength(1);
+  return s.context.anomalies[0]!.id;
+};
+
+/**
+ * Snapshots in the usual states, built with the events of `events()` (read on every call, so a test
+ * file can hand in a getter for an `Events` it renews in `beforeEach`).
+ */
+export function stateBuilders(events: () => Events) {
+  const approving = (input: MessageInput = makeInput()) => go(start(input), events().route());
+  /** approving -> processing with alice's approval (mode any). */
+  const processing = (input: MessageInput = makeInput()) => go(approving(input), events().approve('alice'));
+  const validated = (input: MessageInput = makeInput()) => {
+    const p = processing(input);
+    return go(p, events().processed(keyOf(p)));
+  };
+  const distributed = (input: MessageInput = makeInput()) =>
+    go(validated(input), ...input.platforms.map((p) => events().delivered(p)));
+  const returned = (input: MessageInput = makeInput()) => go(approving(input), events().ret('alice', 'wrong cost centre'));
+  const failedConditions = (input: MessageInput = makeInput()) => {
+    const p = processing(input);
+    return go(p, events().processed(keyOf(p), false, ['amount exceeds limit']));
+  };
+  return { approving, processing, validated, distributed, returned, failedConditions };
+}

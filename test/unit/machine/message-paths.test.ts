@@ -7,7 +7,7 @@
 // anomaly/dismiss) are closed by `serializeState`, which keeps the state value and the few context
 // fields that decide what can happen next, and leaves out counters (revision, reminders, versions).
 //
-// Deliberately not modelled here (covered in message-transitions.test.ts): a second ANOMALY_FOUND while
+// Deliberately not modelled here (covered in exceptions-and-delivery.test.ts): a second ANOMALY_FOUND while
 // in exception (it makes anomaly lists grow without bound), and the actions accept/revert (no
 // transition handles them).
 import { describe, expect, it } from 'vitest';
