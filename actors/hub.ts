@@ -18,6 +18,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { PartitionOwnership } from './cluster/partition-ownership.ts';
 import type { AssentConfig } from './config/config.schema.ts';
 import { PlatformListener } from './listeners/platform-listener.ts';
+import { logJson, type Log } from './log.ts';
 import { HubMetrics } from './metrics.ts';
 import type { Platform } from './listeners/platform.ts';
 import { PortalPlatform } from './listeners/portal.platform.ts';
@@ -50,7 +51,7 @@ export interface HubOptions {
   ackWaitMs?: number;
   /** Replace platforms (tests wrap them to observe deliveries). */
   platforms?: (defaults: Platform[]) => Platform[];
-  log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
 }
 
 export class Hub {
@@ -100,7 +101,7 @@ export class Hub {
     const prefix = o.prefix ?? 'assent';
     const clock = o.clock ?? systemClock;
     const node = o.node ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    const log = o.log ?? defaultLog;
+    const log = o.log ?? logJson;
     const onError = (e: unknown) => log('warn', (e as Error).message, { cause: String((e as Error).cause ?? '') });
     const redis = await connectRedis(o.redisUrl);
     const nats = await JetStreamTransport.connect(o.natsUrl, prefix, `assent ${node}`).catch((e) => {
@@ -184,16 +185,19 @@ export class Hub {
   /** The canonical record, as stored: the latest committed view and what each platform holds. */
   async message(id: string): Promise<(MessageView & { platforms: Record<string, PlatformHolding | undefined> }) | undefined> {
     const view = await this.view(id);
-    return view && { ...view, platforms: await this.holdings.holdings(id, view.distributeTo) };
+    return view && this.withHoldings(view);
+  }
+
+  /** A view with what each platform that must hold its result holds now. */
+  async withHoldings(view: MessageView): Promise<MessageView & { platforms: Record<string, PlatformHolding | undefined> }> {
+    return { ...view, platforms: await this.holdings.holdings(view.id, view.distributeTo) };
   }
 
   /** The canonical record alone, without asking the platforms (enough to authorize a caller). */
   async view(id: string): Promise<MessageView | undefined> {
     const stored = await this.store.loadMessage(id);
     if (!stored) return undefined;
-    const view = viewOf(openSnapshot(stored.envelope), stored.version, stored.updatedAt);
-    view.createdAt = stored.createdAt;
-    return view;
+    return viewOf(openSnapshot(stored.envelope), stored.version, stored.updatedAt);
   }
 
   async history(id: string): Promise<TransitionRecord[]> {
@@ -268,6 +272,3 @@ export function newMessageId(): string {
   return `${Date.now().toString(36)}${randomBytes(8).toString('hex')}`;
 }
 
-function defaultLog(level: string, message: string, fields?: Record<string, unknown>): void {
-  process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), message, ...fields })}\n`);
-}

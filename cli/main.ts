@@ -3,16 +3,13 @@ import { serve } from '@hono/node-server';
 import { createApp } from '../api/app.ts';
 import { loadConfig } from '../actors/config/load-config.ts';
 import { Hub } from '../actors/hub.ts';
+import { logJson } from '../actors/log.ts';
 import { authenticatorFor } from '../api/authenticate.ts';
 import { RedisIdempotencyGate } from '../api/idempotency-gate.ts';
 import { rateLimit } from '../api/rate-limit.ts';
 import { createTokenVerifier } from '../api/identity/token-verifier.ts';
 import { readStartSettings } from './settings.ts';
 import { runToken } from './token.ts';
-
-function log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
-  process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), message, ...fields })}\n`);
-}
 
 const USAGE = `usage: assent start [--port N] [--config FILE] [--redis-url URL --nats-url URL]
        assent token <user> [--platform ID] [--role admin] [--group NAME]...
@@ -41,7 +38,7 @@ async function start(args: string[]): Promise<number> {
     settings.oidc ? { mode: 'oidc', ...settings.oidc } : { mode: 'dev', dataDir: settings.dataDir },
     { production: settings.production },
   );
-  if (!settings.oidc) log('warn', 'using the built-in development issuer: mint tokens with `assent token <user>`');
+  if (!settings.oidc) logJson('warn', 'using the built-in development issuer: mint tokens with `assent token <user>`');
   const hub = await Hub.start({ redisUrl: settings.redisUrl, natsUrl: settings.natsUrl, config });
   const limits = settings.rateLimit;
   const app = createApp({
@@ -52,10 +49,10 @@ async function start(args: string[]): Promise<number> {
       perUser: { ratePerSecond: limits.perUser, burst: 2 * limits.perUser },
       perPlatform: { ratePerSecond: limits.perPlatform, burst: 2 * limits.perPlatform },
     }),
-    log,
+    log: logJson,
   });
   const server = serve({ fetch: app.fetch, port: settings.port }, (info) => {
-    log('info', 'listening', { port: info.port });
+    logJson('info', 'listening', { port: info.port });
   });
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

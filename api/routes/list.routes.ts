@@ -27,6 +27,7 @@ import {
 import { isAdmin, maySee, type Identity } from '../authorize.ts';
 import { Problem } from '../problems.ts';
 import { describeIssues } from '../schemas.ts';
+import { messageJson, type MessageJson } from './message-json.ts';
 
 type Env = { Variables: { identity: Identity } };
 
@@ -96,10 +97,7 @@ export function listRoutes(deps: { hub: Hub }): Hono<Env> {
   return app;
 }
 
-export interface ListItem extends Omit<MessageView, 'distributeTo' | 'createdAt' | 'updatedAt'> {
-  createdAt: string;
-  updatedAt: string;
-}
+export type ListItem = MessageJson;
 
 /** One page of the list: the items, and where the next page starts (null at the end). */
 export async function listMessages(
@@ -149,8 +147,7 @@ function accept(json: string | undefined, at: PortalPosition, who: Identity, q: 
     if (entries.some((e) => view.awaiting.includes(e)) !== q.awaiting) return undefined;
     if (q.approver === undefined && !entries.some((e) => view.approvers.includes(e))) return undefined;
   }
-  const { distributeTo: _, createdAt, updatedAt, ...rest } = view;
-  return { ...rest, createdAt: new Date(createdAt).toISOString(), updatedAt: new Date(updatedAt).toISOString() };
+  return messageJson(view);
 }
 
 /** The approver entries that name the caller: their id and each of their groups. */

@@ -13,6 +13,7 @@ import { Problem } from '../problems.ts';
 import { parseJsonBody, readJsonText } from '../read-json-body.ts';
 import { describeIssues, eventBody, idempotencyKey, submitBody } from '../schemas.ts';
 import type { IdempotencyGate } from '../idempotency-gate.ts';
+import { messageJson, transitionJson } from './message-json.ts';
 import { visibleMessage } from './visible-message.ts';
 
 export interface MessageRouteDeps {
@@ -62,19 +63,13 @@ export function messageRoutes({ hub, idempotency }: MessageRouteDeps): Hono<Env>
 
   app.get('/v1/messages/:id', async (c) => {
     const id = c.req.param('id');
-    await visibleMessage(hub, id, c.get('identity'));
-    const view = await hub.message(id);
-    if (!view) throw new Problem('MESSAGE_NOT_FOUND');
-    const { distributeTo: _, ...rest } = view;
-    return c.json({ ...rest, createdAt: iso(view.createdAt), updatedAt: iso(view.updatedAt) });
+    return c.json(messageJson(await hub.withHoldings(await visibleMessage(hub, id, c.get('identity')))));
   });
 
   app.get('/v1/messages/:id/history', async (c) => {
     const id = c.req.param('id');
     await visibleMessage(hub, id, c.get('identity'));
-    const items = (await hub.history(id)).map((r) => ({
-      version: r.version, from: r.from, to: r.to, event: r.event, user: r.user ?? null, platform: r.platform ?? null, at: iso(r.at),
-    }));
+    const items = (await hub.history(id)).map(transitionJson);
     return c.json({ items });
   });
 
@@ -112,8 +107,4 @@ function readIdempotencyKey(header: string | undefined): string | undefined {
   const parsed = idempotencyKey.safeParse(header);
   if (!parsed.success) throw new Problem('IDEMPOTENCY_KEY_INVALID', 'at most 255 printable ASCII characters');
   return parsed.data;
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
 }

@@ -14,6 +14,7 @@ import type { Hub } from '../../actors/hub.ts';
 import type { TransitionRecord } from '../../actors/message/message-view.ts';
 import { maySee, type Identity } from '../authorize.ts';
 import { Problem } from '../problems.ts';
+import { transitionJson } from './message-json.ts';
 import { visibleMessage } from './visible-message.ts';
 
 type Env = { Variables: { identity: Identity } };
@@ -70,18 +71,7 @@ export function streamRoutes({ hub, keepAliveMs = KEEP_ALIVE_MS }: { hub: Hub; k
 
 /** The data of one `transition` event. */
 export function eventOf(r: TransitionRecord) {
-  return {
-    messageId: r.messageId,
-    version: r.version,
-    from: r.from,
-    to: r.to,
-    event: r.event,
-    user: r.user ?? null,
-    platform: r.platform ?? null,
-    at: new Date(r.at).toISOString(),
-    state: r.message.state,
-    substate: r.message.substate ?? null,
-  };
+  return { messageId: r.messageId, ...transitionJson(r), state: r.message.state, substate: r.message.substate ?? null };
 }
 
 function lastEventId(header: string | undefined): number | undefined {

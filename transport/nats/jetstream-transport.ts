@@ -3,7 +3,7 @@
 // the hub process owning the message's partition. Only this folder imports `nats`, so a move to the
 // `@nats-io/*` v3 packages stays here.
 import {
-  AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, connect, headers, nanos,
+  AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, connect, nanos,
   type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection, type Subscription,
 } from 'nats';
 import { TransportError } from '../transport-error.ts';
@@ -95,8 +95,7 @@ export class JetStreamTransport {
   /** Publishes once per `msgId` within the duplicate window; answers whether it was a duplicate. */
   async publish(subject: string, data: string, msgId: string): Promise<boolean> {
     try {
-      const h = headers();
-      const ack = await this.js.publish(subject, data, { msgID: msgId, headers: h });
+      const ack = await this.js.publish(subject, data, { msgID: msgId });
       return ack.duplicate;
     } catch (cause) {
       // Too large never succeeds, whatever the retries; anything else may (a restart, a leader move).

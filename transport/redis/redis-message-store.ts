@@ -132,7 +132,7 @@ export class RedisMessageStore {
   /** Log entries from `fromVersion` to `toVersion` inclusive, in order. */
   async readLog(messageId: string, fromVersion = 1, toVersion?: number): Promise<Array<{ version: number; entry: string }>> {
     const rows = await this.call('read a message log', () =>
-      this.redis.xrange(this.keys(messageId).log, `${fromVersion}-0`, toVersion === undefined ? '+' : `${toVersion}-9`),
+      this.redis.xrange(this.keys(messageId).log, `${fromVersion}-0`, toVersion === undefined ? '+' : `${toVersion}-1`),
     );
     return rows.map(([id, fields]) => ({ version: Number(id.split('-')[0]), entry: fieldOf(fields, 'entry') }));
   }
