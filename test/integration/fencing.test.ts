@@ -4,31 +4,22 @@
 // is forwarded to the owner and commits once, and a hub that still believes it owns a partition
 // another hub took is fenced, gives it up and forwards.
 import { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { newMessageId } from '../../actors/hub.ts';
 import { ownerOf } from '../../actors/cluster/partition-ownership.ts';
 import { messageKeys, partitionKeys } from '../../transport/redis/redis-keys.ts';
 import { RedisMessageStore, type Commit } from '../../transport/redis/redis-message-store.ts';
 import { FULL_LIFECYCLE, expectHistory } from '../support/history.ts';
 import { hubFixture } from '../support/hub-fixture.ts';
-import { REDIS_URL, dropNamespace, eventually, testPrefix } from '../support/services.ts';
+import { REDIS_URL, eventually, redisNamespace } from '../support/services.ts';
 
 const PARTITIONS = 8;
 
 describe('fencing on the Redis message store', () => {
-  let prefix: string;
-  let redis: Redis;
+  const ns = redisNamespace();
   let store: RedisMessageStore;
-  const extra: Redis[] = [];
-
   beforeEach(() => {
-    prefix = testPrefix();
-    redis = new Redis(REDIS_URL);
-    store = new RedisMessageStore(redis, prefix, PARTITIONS);
-  });
-  afterEach(async () => {
-    await Promise.all([redis, ...extra.splice(0)].map((r) => r.quit()));
-    await dropNamespace(prefix);
+    store = new RedisMessageStore(ns.redis, ns.prefix, PARTITIONS);
   });
 
   const commit = (id: string, c: Partial<Commit> & { epoch: number; expectedVersion: number }): Commit => ({
@@ -45,13 +36,13 @@ describe('fencing on the Redis message store', () => {
 
   /** Everything a commit may touch, for "changes nothing" checks. */
   async function footprint(id: string) {
-    const k = messageKeys(prefix, store.partitionOf(id), id);
+    const k = messageKeys(ns.prefix, store.partitionOf(id), id);
     return {
-      message: await redis.hgetall(k.message),
-      log: await redis.xlen(k.log),
-      outbox: await redis.xlen(k.outbox),
-      timers: await redis.zrange(k.timers, '0', '-1'),
-      seen: await redis.hgetall(k.seen),
+      message: await ns.redis.hgetall(k.message),
+      log: await ns.redis.xlen(k.log),
+      outbox: await ns.redis.xlen(k.outbox),
+      timers: await ns.redis.zrange(k.timers, '0', '-1'),
+      seen: await ns.redis.hgetall(k.seen),
     };
   }
 
@@ -82,12 +73,12 @@ describe('fencing on the Redis message store', () => {
     const p = store.partitionOf(id);
     const e1 = (await store.acquireLease(p, 'node-a', 1_000))!;
     await store.commitTransition(commit(id, { epoch: e1, expectedVersion: 0 }));
-    await redis.del(partitionKeys(prefix, p).lease); // lapsed, and nobody took it yet
+    await ns.redis.del(partitionKeys(ns.prefix, p).lease); // lapsed, and nobody took it yet
     expect(await store.renewLease(p, 'node-a', e1, 1_000)).toBe(true);
     expect(await store.acquireLease(p, 'node-b', 1_000)).toBeUndefined();
     expect(await store.commitTransition(commit(id, { epoch: e1, expectedVersion: 1 }))).toEqual({ status: 'OK', version: 2 });
 
-    await redis.del(partitionKeys(prefix, p).lease);
+    await ns.redis.del(partitionKeys(ns.prefix, p).lease);
     const e2 = (await store.acquireLease(p, 'node-b', 1_000))!;
     expect(e2).toBe(e1 + 1);
     const before = await footprint(id);
@@ -103,11 +94,7 @@ describe('fencing on the Redis message store', () => {
     expect(await store.commitTransition(commit(id, { epoch, expectedVersion: 0, eventId: 'create' }))).toMatchObject({ status: 'OK' });
 
     // Several connections, as several processes would have.
-    const stores = Array.from({ length: 5 }, () => {
-      const r = new Redis(REDIS_URL);
-      extra.push(r);
-      return new RedisMessageStore(r, prefix, PARTITIONS);
-    });
+    const stores = Array.from({ length: 5 }, () => new RedisMessageStore(ns.connect(), ns.prefix, PARTITIONS));
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) => stores[i % stores.length]!.commitTransition(commit(id, { epoch, expectedVersion: 1, eventId: `event-${i}` }))),
     );

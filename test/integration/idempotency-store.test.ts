@@ -4,7 +4,7 @@
 // start exactly once, records expire, and scopes never meet.
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { TransportError } from '../../transport/transport-error.ts';
 import {
   RedisIdempotencyStore,
@@ -12,7 +12,7 @@ import {
   type IdempotencyBegin,
   type StoredResponse,
 } from '../../transport/redis/redis-idempotency-store.ts';
-import { REDIS_URL, dropNamespace, eventually, testPrefix } from '../support/services.ts';
+import { REDIS_URL, eventually, redisNamespace } from '../support/services.ts';
 
 const SCOPE = 'user-1\nPOST\n/v1/messages';
 const BODY = JSON.stringify({ title: 'Ship it?' });
@@ -31,19 +31,10 @@ function started(b: IdempotencyBegin): string {
 }
 
 describe('RedisIdempotencyStore', () => {
-  let prefix: string;
-  let redis: Redis;
+  const ns = redisNamespace();
   let store: RedisIdempotencyStore;
-  const extra: Redis[] = [];
-
   beforeEach(() => {
-    prefix = testPrefix();
-    redis = new Redis(REDIS_URL);
-    store = new RedisIdempotencyStore(redis, prefix);
-  });
-  afterEach(async () => {
-    await Promise.all([redis, ...extra.splice(0)].map((r) => r.quit()));
-    await dropNamespace(prefix);
+    store = new RedisIdempotencyStore(ns.redis, ns.prefix);
   });
 
   it('replays the stored status, body and headers for the same key and fingerprint', async () => {
@@ -76,7 +67,7 @@ describe('RedisIdempotencyStore', () => {
   it('forgets an abandoned request, so the key may be used again, even with another body', async () => {
     const first = started(await store.begin(SCOPE, 'key-1', FP));
     await store.abandon(SCOPE, 'key-1', first);
-    expect(await redis.exists(store.recordKey(SCOPE, 'key-1'))).toBe(0);
+    expect(await ns.redis.exists(store.recordKey(SCOPE, 'key-1'))).toBe(0);
     expect(await store.complete(SCOPE, 'key-1', first, RESPONSE)).toBe(false);
 
     const other = fingerprintOf('POST', '/v1/messages', '{"fixed":true}');
@@ -92,7 +83,7 @@ describe('RedisIdempotencyStore', () => {
   });
 
   it('lets the next caller start once a crashed caller lock lapses; the lapsed token cannot complete', async () => {
-    const quick = new RedisIdempotencyStore(redis, prefix, { inFlightTtlMs: 50 });
+    const quick = new RedisIdempotencyStore(ns.redis, ns.prefix, { inFlightTtlMs: 50 });
     const crashed = started(await quick.begin(SCOPE, 'key-1', FP));
     const next = await eventually(async () => {
       const b = await quick.begin(SCOPE, 'key-1', FP);
@@ -107,9 +98,8 @@ describe('RedisIdempotencyStore', () => {
   });
 
   it('starts exactly one of 20 concurrent first requests; the others are in flight', async () => {
-    const connections = Array.from({ length: 4 }, () => new Redis(REDIS_URL));
-    extra.push(...connections);
-    const stores = connections.map((c) => new RedisIdempotencyStore(c, prefix));
+    const connections = Array.from({ length: 4 }, () => ns.connect());
+    const stores = connections.map((c) => new RedisIdempotencyStore(c, ns.prefix));
     await Promise.all(connections.map((c) => c.ping()));
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => stores[i % stores.length]!.begin(SCOPE, 'key-1', FP)));
     const kinds = answers.map((a) => a.kind);
@@ -119,24 +109,24 @@ describe('RedisIdempotencyStore', () => {
 
   it('keeps a running request for inFlightTtlMs and a completed one for recordTtlMs (24 h by default)', async () => {
     const record = store.recordKey(SCOPE, 'key-1');
-    expect(record).toBe(`${prefix}:idempotency:${sha256(SCOPE)}:${sha256('key-1')}`);
+    expect(record).toBe(`${ns.prefix}:idempotency:${sha256(SCOPE)}:${sha256('key-1')}`);
     const token = started(await store.begin(SCOPE, 'key-1', FP));
-    const running = await redis.pttl(record);
+    const running = await ns.redis.pttl(record);
     expect(running).toBeGreaterThan(55_000);
     expect(running).toBeLessThanOrEqual(60_000);
     await store.complete(SCOPE, 'key-1', token, RESPONSE);
-    const kept = await redis.pttl(record);
+    const kept = await ns.redis.pttl(record);
     expect(kept).toBeGreaterThan(24 * 3_600_000 - 10_000);
     expect(kept).toBeLessThanOrEqual(24 * 3_600_000);
     // A replay does not extend the record.
     await store.begin(SCOPE, 'key-1', FP);
-    expect(await redis.pttl(record)).toBeLessThanOrEqual(kept);
+    expect(await ns.redis.pttl(record)).toBeLessThanOrEqual(kept);
 
-    const short = new RedisIdempotencyStore(redis, prefix, { recordTtlMs: 30, inFlightTtlMs: 10_000 });
+    const short = new RedisIdempotencyStore(ns.redis, ns.prefix, { recordTtlMs: 30, inFlightTtlMs: 10_000 });
     const t = started(await short.begin(SCOPE, 'key-2', FP));
-    expect(await redis.pttl(short.recordKey(SCOPE, 'key-2'))).toBeGreaterThan(9_000);
+    expect(await ns.redis.pttl(short.recordKey(SCOPE, 'key-2'))).toBeGreaterThan(9_000);
     await short.complete(SCOPE, 'key-2', t, RESPONSE);
-    await eventually(async () => (await redis.exists(short.recordKey(SCOPE, 'key-2'))) === 0, 'the record to expire');
+    await eventually(async () => (await ns.redis.exists(short.recordKey(SCOPE, 'key-2'))) === 0, 'the record to expire');
     started(await short.begin(SCOPE, 'key-2', FP));
   });
 
@@ -157,9 +147,9 @@ describe('RedisIdempotencyStore', () => {
   it('hashes scope and key, so any characters stay bounded in the Redis key', async () => {
     const key = 'ключ:*?[]\n'.repeat(25); // 250 characters
     const record = store.recordKey('scope with spaces:*', key);
-    expect(record).toMatch(new RegExp(`^${prefix}:idempotency:[0-9a-f]{64}:[0-9a-f]{64}$`));
+    expect(record).toMatch(new RegExp(`^${ns.prefix}:idempotency:[0-9a-f]{64}:[0-9a-f]{64}$`));
     started(await store.begin('scope with spaces:*', key, FP));
-    expect(await redis.exists(record)).toBe(1);
+    expect(await ns.redis.exists(record)).toBe(1);
   });
 
   it('rejects an empty key or one over 255 characters with a RangeError', async () => {
@@ -168,7 +158,7 @@ describe('RedisIdempotencyStore', () => {
     await expect(store.complete(SCOPE, '', 'token', RESPONSE)).rejects.toBeInstanceOf(RangeError);
     await expect(store.abandon(SCOPE, 'k'.repeat(256), 'token')).rejects.toBeInstanceOf(RangeError);
     started(await store.begin(SCOPE, 'k'.repeat(255), FP));
-    expect(() => new RedisIdempotencyStore(redis, prefix, { inFlightTtlMs: 0 })).toThrow(RangeError);
+    expect(() => new RedisIdempotencyStore(ns.redis, ns.prefix, { inFlightTtlMs: 0 })).toThrow(RangeError);
   });
 
   it('fingerprints method, path and body unambiguously', () => {
@@ -182,7 +172,7 @@ describe('RedisIdempotencyStore', () => {
   it('wraps Redis failures in TransportError', async () => {
     const down = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null });
     down.on('error', () => {});
-    const offline = new RedisIdempotencyStore(down, prefix);
+    const offline = new RedisIdempotencyStore(down, ns.prefix);
     const err = await offline.begin(SCOPE, 'key-1', FP).catch((e: unknown) => e);
     down.disconnect();
     expect(err).toBeInstanceOf(TransportError);

@@ -36,6 +36,8 @@ export interface RedisNamespace {
   readonly redis: Redis;
   /** The current test's namespace; a fresh one after each test. */
   readonly prefix: string;
+  /** Another connection, as another hub process would have; closed after the test. */
+  connect(): Redis;
 }
 
 /**
@@ -45,6 +47,7 @@ export interface RedisNamespace {
 export function redisNamespace(): RedisNamespace {
   let redis: Redis | undefined;
   let prefix = testPrefix();
+  const extra: Redis[] = [];
   beforeAll(() => {
     redis = new Redis(REDIS_URL, { enableAutoPipelining: true });
   });
@@ -52,10 +55,16 @@ export function redisNamespace(): RedisNamespace {
     await redis?.quit();
   });
   afterEach(async () => {
+    await Promise.all(extra.splice(0).map((r) => r.quit()));
     await dropNamespace(prefix);
     prefix = testPrefix();
   });
   return {
+    connect() {
+      const r = new Redis(REDIS_URL);
+      extra.push(r);
+      return r;
+    },
     get redis() {
       if (!redis) throw new Error('redisNamespace(): the connection opens in beforeAll');
       return redis;
