@@ -148,7 +148,7 @@ export class Hub {
     const listeners = (o.platforms ? o.platforms(defaults) : defaults).map(
       (p) => new PlatformListener(p, nats, store, holdings, host, clock, listenerOptions),
     );
-    const worker = new ProcessingWorker(nats, host, o.config, compileConditions(o.config.types), { ackWaitMs: o.ackWaitMs ?? 30_000 });
+    const worker = new ProcessingWorker(nats, host, o.config, compileConditions(o.config.types), { ackWaitMs: o.ackWaitMs ?? 30_000, onError });
     await Promise.all([...listeners.map((l) => l.start()), worker.start()]);
     const passivation = setInterval(() => host.passivateIdle(), 30_000);
     passivation.unref();

@@ -20,13 +20,13 @@ export class ProcessingWorker {
     private readonly host: MessageHost,
     private readonly config: AssentConfig,
     private readonly conditions: ConditionsCheck,
-    private readonly opts: { ackWaitMs: number; fetch?: typeof fetch },
+    private readonly opts: { ackWaitMs: number; onError: (e: unknown) => void; fetch?: typeof fetch },
   ) {}
 
   async start(): Promise<void> {
     this.stopConsuming = await this.nats.consume(
       this.nats.names.commands,
-      { durable: 'processing', ackWaitMs: this.opts.ackWaitMs, maxAckPending: 256 },
+      { durable: 'processing', ackWaitMs: this.opts.ackWaitMs, maxAckPending: 256, onError: this.opts.onError },
       (m) => this.handle(m),
     );
   }

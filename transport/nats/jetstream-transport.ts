@@ -39,6 +39,8 @@ export interface InboundMessage {
 
 export interface ConsumerSettings {
   durable: string;
+  /** Told of every handler failure; the message is redelivered a second later. */
+  onError?: (e: unknown) => void;
   ackWaitMs: number;
   maxAckPending: number;
 }
@@ -129,7 +131,13 @@ export class JetStreamTransport {
     const inflight = new Set<Promise<void>>();
     const loop = (async () => {
       for await (const m of messages) {
-        const p = handle(toInbound(m)).catch(() => m.nak(1000)).finally(() => inflight.delete(p));
+        const p = Promise.resolve()
+          .then(() => handle(toInbound(m)))
+          .catch((e) => {
+            settings.onError?.(e);
+            m.nak(1000);
+          })
+          .finally(() => inflight.delete(p));
         inflight.add(p);
       }
     })();
