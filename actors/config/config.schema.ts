@@ -7,6 +7,11 @@
 import { z } from 'zod';
 import type { ApprovalMode, ApprovalStep } from '../../machines/message.types.ts';
 import { parseDuration } from './duration.ts';
+import {
+  dingtalkSchema, emailSchema, feishuSchema, personSchema, slackSchema, storageSchema, teamsSchema, wecomSchema,
+  type DingtalkSettings, type EmailSettings, type FeishuSettings, type Person, type SlackSettings, type StorageSettings,
+  type TeamsSettings, type WecomSettings,
+} from './platforms.schema.ts';
 
 export type Operation =
   | { operation: 'record' }
@@ -32,12 +37,26 @@ export interface MessageType {
 }
 /** secret is a Standard Webhooks 'whsec_<base64>' secret */
 export interface WebhookPlatform { url: string; secret: string; events?: string[] }
+export interface PlatformsConfig {
+  webhook?: WebhookPlatform;
+  storage?: StorageSettings;
+  slack?: SlackSettings;
+  teams?: TeamsSettings;
+  feishu?: FeishuSettings;
+  dingtalk?: DingtalkSettings;
+  wecom?: WecomSettings;
+  email?: EmailSettings;
+}
 export interface AssentConfig {
   /** always has 'generic' */
   types: Record<string, MessageType>;
   /** group name -> user ids */
   groups: Record<string, string[]>;
-  platforms: { webhook?: WebhookPlatform };
+  /** user id -> their accounts on the chat platforms and their e-mail address */
+  people: Record<string, Person>;
+  /** where people reach this hub from outside (links in cards and mails), e.g. https://assent.example.com */
+  publicUrl?: string;
+  platforms: PlatformsConfig;
   /** outbound allow-list: host names or IP addresses that may be private/loopback */
   network: { allow: string[] };
 }
@@ -127,7 +146,20 @@ export const webhookSchema = z.strictObject({
 export const fileSchema = z.strictObject({
   types: z.record(name('a type name'), typeSchema).default({}),
   groups: z.record(name('a group name'), z.array(z.string().min(1).refine((s) => !s.startsWith('group:'), 'groups hold user ids, not groups'))).default({}),
-  platforms: z.strictObject({ webhook: webhookSchema.optional() }).default({}),
+  people: z.record(z.string().min(1), personSchema).default({}),
+  publicUrl: httpUrl.transform((s) => s.replace(/\/+$/, '')).optional(),
+  platforms: z
+    .strictObject({
+      webhook: webhookSchema.optional(),
+      storage: storageSchema.optional(),
+      slack: slackSchema.optional(),
+      teams: teamsSchema.optional(),
+      feishu: feishuSchema.optional(),
+      dingtalk: dingtalkSchema.optional(),
+      wecom: wecomSchema.optional(),
+      email: emailSchema.optional(),
+    })
+    .default({}),
   network: z
     .strictObject({ allow: z.array(z.string().regex(/^[^\s/]+$/, 'must be a host name or an IP address')).default([]) })
     .default({ allow: [] }),

@@ -32,7 +32,7 @@ function genericType(): MessageType {
 
 /** The configuration used when ASSENT_CONFIG is not set. */
 export function defaultConfig(): AssentConfig {
-  return deepFreeze({ types: { generic: genericType() }, groups: {}, platforms: {}, network: { allow: [] } });
+  return deepFreeze({ types: { generic: genericType() }, groups: {}, people: {}, platforms: {}, network: { allow: [] } });
 }
 
 export async function loadConfig(path?: string): Promise<AssentConfig> {
@@ -139,8 +139,11 @@ function toConfig(file: ConfigFile): AssentConfig {
     if (t.conditions) type.conditions = t.conditions;
     types[name] = type;
   }
-  const config: AssentConfig = { types, groups: file.groups, platforms: {}, network: { allow: file.network.allow } };
-  const webhook = file.platforms.webhook;
+  const { webhook, ...others } = file.platforms;
+  const config: AssentConfig = {
+    types, groups: file.groups, people: file.people, platforms: { ...others }, network: { allow: file.network.allow },
+    ...(file.publicUrl ? { publicUrl: file.publicUrl } : {}),
+  };
   if (webhook) config.platforms.webhook = { url: webhook.url, secret: webhook.secret, ...(webhook.events ? { events: webhook.events } : {}) };
   return config;
 }

@@ -1,4 +1,4 @@
-// A small HTTP POST for the hot delivery path: node:http with keep-alive agents, a deadline for the
+// A small HTTP client for the hot delivery path (webhooks, platform APIs): node:http with keep-alive agents, a deadline for the
 // whole exchange, no redirects followed, and at most `maxBytes` of the answer read (the rest is
 // dropped with the socket). Measured cheaper per call than fetch (undici) in the benchmark.
 import http from 'node:http';
@@ -19,24 +19,33 @@ export class PostTimeout extends Error {
   override readonly name = 'TimeoutError';
 }
 
-export async function postJson(url: URL, headers: Record<string, string>, body: string, opts: { timeoutMs: number; maxBytes: number }): Promise<PostAnswer> {
+export interface RequestOptions { timeoutMs: number; maxBytes: number; method?: string }
+
+export function postJson(url: URL, headers: Record<string, string>, body: string, opts: RequestOptions): Promise<PostAnswer> {
+  return httpRequest(url, headers, body, opts);
+}
+
+/** One request with any method (`body` may be empty); POST unless `opts.method` says otherwise. */
+export async function httpRequest(url: URL, headers: Record<string, string>, body: string, opts: RequestOptions): Promise<PostAnswer> {
   try {
-    return await post(url, headers, body, opts);
+    return await send(url, headers, body, opts);
   } catch (e) {
     // A kept-alive socket the server had just closed: nothing reached it, so send once more on a
     // fresh one (the race the Node.js docs describe for `request.reusedSocket`).
-    if ((e as { reusedSocket?: boolean }).reusedSocket) return post(url, headers, body, opts);
+    if ((e as { reusedSocket?: boolean }).reusedSocket) return send(url, headers, body, opts);
     throw e;
   }
 }
 
-function post(url: URL, headers: Record<string, string>, body: string, opts: { timeoutMs: number; maxBytes: number }): Promise<PostAnswer> {
+function send(url: URL, headers: Record<string, string>, body: string, opts: RequestOptions): Promise<PostAnswer> {
   const client = url.protocol === 'https:' ? https : http;
+  const method = opts.method ?? 'POST';
+  const length = body || !['GET', 'DELETE', 'HEAD'].includes(method) ? { 'content-length': Buffer.byteLength(body) } : {};
   return new Promise((resolve, reject) => {
     const req = client.request(url, {
-      method: 'POST',
+      method,
       agent: agents[url.protocol as 'http:' | 'https:'],
-      headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+      headers: { ...headers, ...length },
     });
     const timer = setTimeout(() => req.destroy(new PostTimeout(`timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
     req.on('error', (e: NodeJS.ErrnoException & { reusedSocket?: boolean }) => {
