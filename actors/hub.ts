@@ -23,6 +23,10 @@ import { HubMetrics } from './metrics.ts';
 import type { Platform } from './listeners/platform.ts';
 import { PortalPlatform } from './listeners/portal.platform.ts';
 import { WebhookPlatform } from './listeners/webhook/webhook.platform.ts';
+import type { AdapterContext, ChatAdapter } from './listeners/chat/chat-adapter.ts';
+import { adaptersFromConfig } from './listeners/chat/adapters-from-config.ts';
+import { setUpChat, type ChatSetup } from './listeners/chat/chat-setup.ts';
+import { openStoragePlatform } from './listeners/storage/open-storage.ts';
 import { MessageHost, type Caller, type TurnOutcome } from './message/message-host.ts';
 import type { MessageCommand } from './message/message-turn.ts';
 import type { MessageView, TransitionRecord } from './message/message-view.ts';
@@ -51,6 +55,10 @@ export interface HubOptions {
   ackWaitMs?: number;
   /** Replace platforms (tests wrap them to observe deliveries). */
   platforms?: (defaults: Platform[]) => Platform[];
+  /** Replace the chat adapters the configuration names (tests add scripted ones). */
+  adapters?: (context: (platform: string) => AdapterContext, fromConfig: ChatAdapter[]) => ChatAdapter[];
+  /** The storage platform's PostgreSQL when the configuration gives none (DATABASE_URL). */
+  databaseUrl?: string;
   log?: Log;
 }
 
@@ -90,6 +98,8 @@ export class Hub {
   readonly idempotency: RedisIdempotencyStore;
   /** The API's rate-limit buckets, shared by every hub process. */
   readonly rateLimiter: RedisRateLimiter;
+  /** The chat platforms' people map, card ledger and click handling. */
+  chat!: ChatSetup;
 
   /** Calls `observe` with every transition this process commits; answers a function that stops it. */
   onTransition(observe: (record: TransitionRecord) => void): () => void {
@@ -137,6 +147,11 @@ export class Hub {
     };
     relay = new OutboxRelay(store, nats, () => ownership.ownedPartitions(), { sweepMs: o.sweepMs ?? 500, batch: 256, onError, onUndeliverable });
     const timers = new TimerPoller(store, host, clock, () => ownership.ownedPartitions(), { pollMs: o.pollMs ?? 250, batch: 200, onError });
+    const storage = await openStoragePlatform(o.config, o.databaseUrl, onError).catch(async (e) => {
+      await nats.close();
+      redis.disconnect();
+      throw e;
+    });
     const hub = new Hub(node, o.config, clock, store, holdings, portal, host, ownership, relay, timers, redis, nats, observers);
 
     await ownership.start();
@@ -144,6 +159,15 @@ export class Hub {
     timers.start();
     const defaults: Platform[] = [new PortalPlatform(portal)];
     if (o.config.platforms.webhook) defaults.push(new WebhookPlatform(o.config.platforms.webhook, clock, o.config.network.allow));
+    hub.chat = await setUpChat({
+      redis, prefix, config: o.config, clock, hub, log,
+      adapters: (context) => {
+        const fromConfig = adaptersFromConfig(o.config, context);
+        return o.adapters ? o.adapters(context, fromConfig) : fromConfig;
+      },
+    });
+    defaults.push(...hub.chat.platforms);
+    if (storage) defaults.push(storage);
     const listenerOptions = { maxAttempts: o.delivery?.maxAttempts ?? 8, backoffBaseMs: o.delivery?.backoffBaseMs ?? 500, ackWaitMs: o.ackWaitMs ?? 30_000, onError, metrics: hub.metrics };
     const listeners = (o.platforms ? o.platforms(defaults) : defaults).map(
       (p) => new PlatformListener(p, nats, store, holdings, host, clock, listenerOptions),
@@ -156,6 +180,7 @@ export class Hub {
       () => clearInterval(passivation),
       () => worker.stop(),
       ...listeners.map((l) => () => l.stop()),
+      async () => void (await storage?.close?.()),
       () => timers.stop(),
       () => relay.stop(),
     );

@@ -1,5 +1,6 @@
 // The Hono app platforms talk to, built without listening so that tests call `app.request`
-// (cli/main.ts listens). Everything under /v1 except the machine definition needs a bearer token;
+// (cli/main.ts listens). Everything under /v1 except the machine definition and the platforms'
+// callbacks (verified by each platform's own signature) needs a bearer token;
 // every error leaves as an RFC 9457 problem document from the catalogue in problems.ts, never as a
 // stack trace.
 import { Hono, type MiddlewareHandler } from 'hono';
@@ -11,6 +12,7 @@ import type { Identity } from './authorize.ts';
 import type { IdempotencyGate } from './idempotency-gate.ts';
 import { DOCS_PAGE, openApiDocument } from './openapi.ts';
 import { Problem, problemResponse, type ProblemCode } from './problems.ts';
+import { callbackRoutes } from './routes/callbacks.routes.ts';
 import { listRoutes } from './routes/list.routes.ts';
 import { messageRoutes } from './routes/messages.routes.ts';
 import { metricsRoutes } from './routes/metrics.routes.ts';
@@ -44,6 +46,8 @@ export function createApp(deps: ApiDeps): Hono<Env> {
   const document = openApiDocument();
   app.get('/openapi.json', (c) => c.json(document));
   app.get('/docs', (c) => c.html(DOCS_PAGE));
+  // Platforms calling back authenticate by their own signatures, not by a bearer token.
+  app.route('/', callbackRoutes({ hub: deps.hub }));
 
   app.use('/v1/*', async (c, next) => {
     try {

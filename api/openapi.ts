@@ -56,6 +56,19 @@ export const OPERATIONS: Operation[] = [
     method: 'get', path: '/v1/stream', summary: 'Server-sent events of every transition you may see (id = stream sequence; resume with Last-Event-ID)',
     auth: true, responses: { 200: 'text/event-stream of `transition` events' }, produces: 'text/event-stream',
   },
+  ...(['get', 'post'] as const).map((method): Operation => ({
+    method, path: '/v1/platforms/{platform}/callback', auth: false,
+    summary: `A chat platform calls back (${method === 'get' ? 'URL verification' : 'a click on a card, a handshake'}); verified by that platform's own signature`,
+    responses: { 200: "what the platform expects (a card, a challenge)", 401: 'the signature does not verify' },
+  })),
+  {
+    method: 'get', path: '/v1/email/actions/{token}', summary: 'The page behind an e-mailed approve or reject link: asks to confirm, never decides', auth: false,
+    responses: { 200: 'HTML confirmation page', 410: 'the link expired or was used' }, produces: 'text/html',
+  },
+  {
+    method: 'post', path: '/v1/email/actions/{token}', summary: 'Confirms an e-mailed decision (single use, bound to the recipient)', auth: false,
+    responses: { 200: 'HTML: the decision is recorded', 409: 'already decided', 410: 'the link expired or was used' }, produces: 'text/html',
+  },
 ];
 
 export function openApiDocument(operations: Operation[] = OPERATIONS): Record<string, unknown> {

@@ -15,6 +15,7 @@ export const PROBLEMS = {
   EVENT_FORBIDDEN: { status: 403, title: 'You may not send this event for this message' },
   MESSAGE_NOT_FOUND: { status: 404, title: 'No such message' },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
+  PLATFORM_NOT_FOUND: { status: 404, title: 'No platform by this name takes callbacks here' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed on this route' },
   EVENT_NOT_APPLICABLE: { status: 409, title: 'The event does not apply to the message now' },
   MESSAGE_VERSION_STALE: { status: 409, title: 'The message has moved on since the version you sent' },

@@ -14,7 +14,7 @@ import { runToken } from './token.ts';
 const USAGE = `usage: assent start [--port N] [--config FILE] [--redis-url URL --nats-url URL]
        assent token <user> [--platform ID] [--role admin] [--group NAME]...
 
-  start   run the hub (settings also from PORT, REDIS_URL, NATS_URL, ASSENT_CONFIG, ASSENT_DATA_DIR,
+  start   run the hub (settings also from PORT, REDIS_URL, NATS_URL, DATABASE_URL, ASSENT_CONFIG, ASSENT_DATA_DIR,
           ASSENT_OIDC_ISSUER, ASSENT_OIDC_AUDIENCE, ASSENT_ENV)
   token   print a token from the development issuer (its key lives in ASSENT_DATA_DIR)`;
 
@@ -39,7 +39,9 @@ async function start(args: string[]): Promise<number> {
     { production: settings.production },
   );
   if (!settings.oidc) logJson('warn', 'using the built-in development issuer: mint tokens with `assent token <user>`');
-  const hub = await Hub.start({ redisUrl: settings.redisUrl, natsUrl: settings.natsUrl, config });
+  const hub = await Hub.start({
+    redisUrl: settings.redisUrl, natsUrl: settings.natsUrl, config, ...(settings.databaseUrl ? { databaseUrl: settings.databaseUrl } : {}),
+  });
   const limits = settings.rateLimit;
   const app = createApp({
     hub,

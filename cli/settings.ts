@@ -5,6 +5,8 @@ export interface StartSettings {
   redisUrl: string;
   natsUrl: string;
   configPath?: string;
+  /** The storage platform's PostgreSQL, when the configuration's platforms.storage names no url. */
+  databaseUrl?: string;
   dataDir: string;
   production: boolean;
   /** An OpenID Connect issuer whose tokens the API accepts; without one, the development issuer. */
@@ -43,6 +45,7 @@ export function readStartSettings(args: string[], env: NodeJS.ProcessEnv): Start
     redisUrl: redisUrl!,
     natsUrl: natsUrl!,
     ...(configPath ? { configPath } : {}),
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
     dataDir: flags['data-dir'] ?? env.ASSENT_DATA_DIR ?? '.assent',
     production: env.ASSENT_ENV === 'production',
     rateLimit: { perUser: rate(env.ASSENT_RATE_LIMIT_USER, 50), perPlatform: rate(env.ASSENT_RATE_LIMIT_PLATFORM, 500) },

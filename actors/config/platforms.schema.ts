@@ -22,9 +22,9 @@ const baseUrl = (fallback: string) =>
     .default(fallback);
 
 const durationMs = (fallback: string) =>
-  z.unknown().transform((v, ctx) => {
+  z.union([z.string(), z.number()]).optional().transform((v, ctx) => {
     try {
-      const ms = parseDuration((v ?? fallback) as number | string);
+      const ms = parseDuration(v ?? fallback);
       if (ms <= 0) throw new Error('must be greater than zero');
       return ms;
     } catch (err) {

@@ -47,7 +47,7 @@ describe('loadConfig', () => {
     const config = await loadConfig();
     expect(config).toEqual({
       types: { generic: { name: 'generic', mode: 'any', processing: { approved: { operation: 'record' }, rejected: { operation: 'record' } }, platforms: ['portal'] } },
-      groups: {}, platforms: {}, network: { allow: [] },
+      groups: {}, people: {}, platforms: {}, network: { allow: [] },
     });
     expect(Object.isFrozen(config.types['generic']!.processing.approved)).toBe(true);
     expect(() => { (config.types['generic']!.platforms as string[]).push('x'); }).toThrow(TypeError);
@@ -150,11 +150,12 @@ network:
       typez: {},
       types: { t: { processing: { approved: { operation: 'http', url: 'https://a.example', headers: { 'idempotency-key': 'k' } } } } },
       groups: { g: ['group:h'] },
-      platforms: { slack: {} },
+      platforms: { slak: {}, slack: { botToken: 'xoxb-1', signingSecret: 's', apiUrl: 'https://slack.com/api', channel: 'x' } },
     }));
     expect(problems).toEqual(expect.arrayContaining([
       '(root): Unrecognized key: "typez"',
-      'platforms: Unrecognized key: "slack"',
+      'platforms: Unrecognized key: "slak"',
+      'platforms.slack: Unrecognized key: "channel"',
       'groups.g[0]: groups hold user ids, not groups',
       expect.stringMatching(/^types\.t\.processing\.approved\.headers: Idempotency-Key/),
     ]));

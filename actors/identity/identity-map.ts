@@ -1,0 +1,70 @@
+// One person, many accounts: the Assent user id (the identity provider's subject) is the person,
+// and their Slack, Teams, Feishu, DingTalk and WeCom ids and e-mail address map to it. The map is
+// configured (`people:` in the configuration) and can learn links at run time (`link`, e.g. at a
+// person's first sign-on from a chat platform), shared by every hub process through Redis. A
+// configured account always wins over a learned one, so nobody can claim a configured id.
+//
+// Everything a platform says about who clicked goes through `userOf`: a decision made from any
+// platform is attributed to the same person and checked by the same rules as the API.
+import type { Redis } from 'ioredis';
+import type { Person } from '../config/platforms.schema.ts';
+
+type Account = Exclude<keyof Person, 'name'>;
+
+export class IdentityMap {
+  private readonly byAccount = new Map<string, string>();
+
+  constructor(
+    private readonly people: Readonly<Record<string, Person>>,
+    private readonly redis?: Redis,
+    private readonly prefix = 'assent',
+  ) {
+    for (const [user, person] of Object.entries(people)) {
+      for (const [platform, id] of Object.entries(person)) {
+        if (platform !== 'name' && id) this.byAccount.set(accountKey(platform, id), user);
+      }
+    }
+  }
+
+  /** The Assent user behind a platform account; undefined when nobody is linked to it. */
+  async userOf(platform: string, accountId: string): Promise<string | undefined> {
+    const configured = this.byAccount.get(accountKey(platform, accountId));
+    if (configured || !this.redis) return configured;
+    return (await this.redis.hget(this.key('users', platform), normalized(platform, accountId))) ?? undefined;
+  }
+
+  /** A user's account on a platform (email: their address); undefined when they have none there. */
+  async accountOf(platform: string, user: string): Promise<string | undefined> {
+    const configured = this.people[user]?.[platform as Account];
+    if (configured || !this.redis) return configured;
+    return (await this.redis.hget(this.key('accounts', user), platform)) ?? undefined;
+  }
+
+  /** Links an account to a user, unless the configuration or an earlier link gives it to someone else. */
+  async link(platform: string, accountId: string, user: string): Promise<'linked' | 'taken'> {
+    const owner = await this.userOf(platform, accountId);
+    if (owner && owner !== user) return 'taken';
+    if (!this.redis) throw new Error('learned links need Redis');
+    const claimed = await this.redis.hsetnx(this.key('users', platform), normalized(platform, accountId), user);
+    if (!claimed && (await this.userOf(platform, accountId)) !== user) return 'taken';
+    await this.redis.hset(this.key('accounts', user), platform, accountId);
+    return 'linked';
+  }
+
+  /** How to call a user on a card ("Alice Li"); their user id when no name is configured. */
+  displayName(user: string): string {
+    return this.people[user]?.name ?? user;
+  }
+
+  private key(kind: 'users' | 'accounts', scope: string): string {
+    return `${this.prefix}:identity:${kind}:${scope}`;
+  }
+}
+
+function normalized(platform: string, id: string): string {
+  return platform === 'email' ? id.toLowerCase() : id;
+}
+
+function accountKey(platform: string, id: string): string {
+  return `${platform}\n${normalized(platform, id)}`;
+}

@@ -1,0 +1,45 @@
+// Puts the chat side of a hub together: the people map, the ledger, the action key, one
+// ChatPlatform (a listener's platform) per adapter, and the ChatActions that take their callbacks.
+import type { Redis } from 'ioredis';
+import { RedisChatStore } from '../../../transport/redis/redis-chat-store.ts';
+import type { Clock } from '../../clock.ts';
+import type { AssentConfig } from '../../config/config.schema.ts';
+import { IdentityMap } from '../../identity/identity-map.ts';
+import { actionKey } from './action-key.ts';
+import { ActionTokens } from './action-token.ts';
+import { ChatActions, type DecidingHub } from './chat-actions.ts';
+import type { AdapterContext, ChatAdapter } from './chat-adapter.ts';
+import { ChatPlatform } from './chat.platform.ts';
+
+export interface ChatSetup {
+  platforms: ChatPlatform[];
+  actions: ChatActions;
+  people: IdentityMap;
+  tokens: ActionTokens;
+  store: RedisChatStore;
+}
+
+export async function setUpChat(o: {
+  redis: Redis;
+  prefix: string;
+  config: AssentConfig;
+  clock: Clock;
+  hub: DecidingHub;
+  /** Builds the adapters, given what each is constructed with. */
+  adapters: (context: (platform: string) => AdapterContext) => ChatAdapter[];
+  log?: (level: 'warn', message: string, fields: Record<string, unknown>) => void;
+}): Promise<ChatSetup> {
+  const store = new RedisChatStore(o.redis, o.prefix);
+  const people = new IdentityMap(o.config.people, o.redis, o.prefix);
+  const tokens = new ActionTokens(await actionKey(o.redis, o.prefix));
+  const context = (platform: string): AdapterContext => ({ allow: o.config.network.allow, clock: o.clock, memory: store.memory(platform) });
+  const adapters = o.adapters(context);
+  const publicUrl = o.config.publicUrl;
+  const platforms = adapters.map((adapter) => new ChatPlatform(adapter, {
+    ledger: store, people, tokens, clock: o.clock, groups: o.config.groups, ...(publicUrl ? { publicUrl } : {}),
+  }));
+  const actions = new ChatActions(new Map(adapters.map((a) => [a.name, a])), {
+    hub: o.hub, people, tokens, ledger: store, clock: o.clock, ...(publicUrl ? { publicUrl } : {}), ...(o.log ? { log: o.log } : {}),
+  });
+  return { platforms, actions, people, tokens, store };
+}

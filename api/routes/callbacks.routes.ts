@@ -1,0 +1,35 @@
+// Where chat platforms call the hub back: `/v1/platforms/<name>/callback` (button clicks, URL
+// handshakes). There is no bearer token here: each platform's own verification (signatures on the
+// raw bytes, encryption, bot tokens) happens in its adapter, on the body exactly as received, and
+// the answer is whatever that platform expects (a card, a challenge, plain text).
+import { Hono } from 'hono';
+import type { Hub } from '../../actors/hub.ts';
+import { BodyTooLarge, readCapped } from '../../actors/outbound/read-capped.ts';
+import { Problem } from '../problems.ts';
+
+/** Callbacks are small (a click, a handshake); anything larger is not a platform's. */
+export const MAX_CALLBACK_BYTES = 256 * 1024;
+
+export function callbackRoutes({ hub }: { hub: Pick<Hub, 'chat' | 'clock'> }): Hono {
+  const app = new Hono();
+  app.on(['GET', 'POST'], '/v1/platforms/:platform/callback', async (c) => {
+    const platform = c.req.param('platform');
+    if (!hub.chat.actions.has(platform)) throw new Problem('PLATFORM_NOT_FOUND', `no callbacks for "${platform}"`);
+    const declared = Number(c.req.header('content-length') ?? NaN);
+    if (declared > MAX_CALLBACK_BYTES) throw new Problem('REQUEST_BODY_TOO_LARGE', `at most ${MAX_CALLBACK_BYTES} bytes`);
+    let body: Uint8Array;
+    try {
+      body = await readCapped(c.req.raw.body, MAX_CALLBACK_BYTES);
+    } catch (e) {
+      if (e instanceof BodyTooLarge) throw new Problem('REQUEST_BODY_TOO_LARGE', `at most ${MAX_CALLBACK_BYTES} bytes`);
+      throw e;
+    }
+    const headers: Record<string, string> = {};
+    c.req.raw.headers.forEach((value, name) => (headers[name.toLowerCase()] = value));
+    const answer = await hub.chat.actions.callback(platform, {
+      method: c.req.method, query: c.req.query(), headers, body: Buffer.from(body), now: hub.clock.now(),
+    });
+    return new Response(answer.body ?? null, { status: answer.status, headers: { 'cache-control': 'no-store', ...answer.headers } });
+  });
+  return app;
+}

@@ -1,0 +1,62 @@
+// What the chat platforms need kept between deliveries, shared by every hub process:
+// - the card ledger: per platform and message, each card sent (to whom, for what, where it is on the
+//   platform, and whether it is still open), so a later transition can lock or retract it and a
+//   redelivered transition does not send it twice;
+// - a small memory per platform (Teams conversation references, WeCom response codes);
+// - single-use claims (a callback's event id, an e-mailed link's nonce).
+import type { Redis } from 'ioredis';
+import type { CardRef, PlatformMemory } from '../../actors/listeners/chat/chat-adapter.ts';
+
+export type CardState = 'open' | 'locked' | 'deleted' | 'replied' | 'noted';
+
+export interface LedgerEntry {
+  /** The recipient's account on the platform. */
+  to: string;
+  /** The Assent user it was sent to (an approver entry for approval cards). */
+  user: string;
+  ref: CardRef;
+  sentAt: number;
+  /** The message version the card was sent for. */
+  version: number;
+  state: CardState;
+  /** On approval cards: the approval task it offers (the approver entry, the step). */
+  task?: { approver: string; step: number };
+}
+
+/** Ledgers of finished messages go away after this long. */
+const LEDGER_TTL_MS = 90 * 24 * 60 * 60 * 1000;
+
+export class RedisChatStore {
+  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+
+  private ledgerKey(platform: string, messageId: string): string {
+    return `${this.prefix}:cards:${platform}:${messageId}`;
+  }
+
+  /** Every card of a message on a platform, by slot ('approval:<step>:<account>', 'result:<revision>:<account>', ...). */
+  async cards(platform: string, messageId: string): Promise<Map<string, LedgerEntry>> {
+    const raw = await this.redis.hgetall(this.ledgerKey(platform, messageId));
+    return new Map(Object.entries(raw).map(([slot, json]) => [slot, JSON.parse(json) as LedgerEntry]));
+  }
+
+  async record(platform: string, messageId: string, slot: string, entry: LedgerEntry): Promise<void> {
+    const key = this.ledgerKey(platform, messageId);
+    await this.redis.multi().hset(key, slot, JSON.stringify(entry)).pexpire(key, LEDGER_TTL_MS).exec();
+  }
+
+  memory(platform: string): PlatformMemory {
+    const key = (k: string) => `${this.prefix}:platform:${platform}:memory:${k}`;
+    return {
+      get: async (k) => (await this.redis.get(key(k))) ?? undefined,
+      set: async (k, value, ttlMs) => {
+        if (ttlMs) await this.redis.set(key(k), value, 'PX', ttlMs);
+        else await this.redis.set(key(k), value);
+      },
+    };
+  }
+
+  /** True the first time `key` is claimed within `ttlMs`, false after (atomic across processes). */
+  async claimOnce(key: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(`${this.prefix}:once:${key}`, '1', 'PX', ttlMs, 'NX')) === 'OK';
+  }
+}
