@@ -13,6 +13,7 @@ import type { IdempotencyGate } from './idempotency-gate.ts';
 import { DOCS_PAGE, openApiDocument } from './openapi.ts';
 import { Problem, problemResponse, type ProblemCode } from './problems.ts';
 import { callbackRoutes } from './routes/callbacks.routes.ts';
+import { emailRoutesOf } from './routes/email.routes.ts';
 import { listRoutes } from './routes/list.routes.ts';
 import { messageRoutes } from './routes/messages.routes.ts';
 import { metricsRoutes } from './routes/metrics.routes.ts';
@@ -48,6 +49,7 @@ export function createApp(deps: ApiDeps): Hono<Env> {
   app.get('/docs', (c) => c.html(DOCS_PAGE));
   // Platforms calling back authenticate by their own signatures, not by a bearer token.
   app.route('/', callbackRoutes({ hub: deps.hub }));
+  app.route('/', emailRoutesOf(deps.hub, log));
 
   app.use('/v1/*', async (c, next) => {
     try {

@@ -85,12 +85,15 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * still run (and report) when other parts of the file fail the schema.
  */
 function crossCheck(raw: unknown): string[] {
-  if (!isObject(raw) || !isObject(raw['types'])) return [];
+  if (!isObject(raw)) return [];
   const problems: string[] = [];
   const platforms = isObject(raw['platforms']) ? raw['platforms'] : {};
   const known = new Set<string>([...BUILT_IN_PLATFORMS, ...Object.keys(platforms).filter((k) => platforms[k] != null)]);
+  if (platforms['email'] != null && typeof raw['publicUrl'] !== 'string') {
+    problems.push('publicUrl: e-mail needs the hub\'s public URL, where the approve and reject links in the mails point');
+  }
   const ajv = createConditionsAjv();
-  for (const [name, type] of Object.entries(raw['types'])) {
+  for (const [name, type] of Object.entries(isObject(raw['types']) ? raw['types'] : {})) {
     if (!isObject(type)) continue;
     const at = `types.${name}`;
     if (Array.isArray(type['platforms'])) {

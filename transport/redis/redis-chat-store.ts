@@ -57,6 +57,19 @@ export class RedisChatStore {
 
   /** True the first time `key` is claimed within `ttlMs`, false after (atomic across processes). */
   async claimOnce(key: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(`${this.prefix}:once:${key}`, '1', 'PX', ttlMs, 'NX')) === 'OK';
+    return (await this.redis.set(this.onceKey(key), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+  }
+
+  /** Gives a claim back (what it guarded could not be done: it may be tried again). */
+  async releaseClaim(key: string): Promise<void> {
+    await this.redis.del(this.onceKey(key));
+  }
+
+  async isClaimed(key: string): Promise<boolean> {
+    return (await this.redis.exists(this.onceKey(key))) === 1;
+  }
+
+  private onceKey(key: string): string {
+    return `${this.prefix}:once:${key}`;
   }
 }

@@ -29,6 +29,11 @@ export interface CardContent {
   actions?: { approve: CardButton; reject: CardButton };
   /** The message in the console. */
   link?: { label: string; url: string };
+  /**
+   * The same for every attempt to send this one card and different for any other card: platforms
+   * that de-duplicate sends (Feishu's uuid, DingTalk's outTrackId) derive their key from it.
+   */
+  sendKey?: string;
 }
 
 export interface CardButton {
@@ -105,6 +110,8 @@ export interface ChatAdapter {
   reply?(ref: CardRef, card: CardContent): Promise<ApiOutcome<CardRef>>;
   /** Verifies and reads one request the platform sent to the hub's callback URL. */
   receive?(req: InboundRequest): Promise<Inbound>;
+  /** Releases connections (an SMTP pool); called once when the hub stops. */
+  close?(): Promise<void>;
 }
 
 /** A small key-value memory per platform, shared by every hub process (Teams conversation references, WeCom response codes). */

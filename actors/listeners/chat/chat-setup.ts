@@ -35,8 +35,11 @@ export async function setUpChat(o: {
   const context = (platform: string): AdapterContext => ({ allow: o.config.network.allow, clock: o.clock, memory: store.memory(platform) });
   const adapters = o.adapters(context);
   const publicUrl = o.config.publicUrl;
+  // An e-mailed link lives as long as the configuration says; chat buttons the default.
+  const linkTtl = o.config.platforms.email?.linkTtl;
   const platforms = adapters.map((adapter) => new ChatPlatform(adapter, {
     ledger: store, people, tokens, clock: o.clock, groups: o.config.groups, ...(publicUrl ? { publicUrl } : {}),
+    ...(adapter.name === 'email' && linkTtl ? { actionTtlMs: linkTtl } : {}),
   }));
   const actions = new ChatActions(new Map(adapters.map((a) => [a.name, a])), {
     hub: o.hub, people, tokens, ledger: store, clock: o.clock, ...(publicUrl ? { publicUrl } : {}), ...(o.log ? { log: o.log } : {}),

@@ -93,9 +93,9 @@ export class ChatPlatform implements Platform {
     } else if (a.capabilities.deletes && a.remove && within(a.capabilities.deleteWindowMs)) {
       [outcome, state] = [await a.remove(entry.ref), 'deleted'];
     } else if (a.capabilities.replies && a.reply) {
-      [outcome, state] = [await a.reply(entry.ref, card), 'replied'];
+      [outcome, state] = [await a.reply(entry.ref, { ...card, sendKey: `${messageId}|${slot}|retracted` }), 'replied'];
     } else {
-      [outcome, state] = [await a.send(entry.to, card), 'noted'];
+      [outcome, state] = [await a.send(entry.to, { ...card, sendKey: `${messageId}|${slot}|retracted` }), 'noted'];
     }
     if (!outcome.ok) return outcome;
     await this.deps.ledger.record(this.name, messageId, slot, { ...entry, state });
@@ -133,7 +133,7 @@ export class ChatPlatform implements Platform {
       if (ledger.has(reminder)) continue;
       const card = reminderCard(r.message, this.cards);
       const outcome = this.adapter.capabilities.replies && this.adapter.reply
-        ? await this.record(r, reminder, entry.to, entry.user, await this.adapter.reply(entry.ref, card))
+        ? await this.record(r, reminder, entry.to, entry.user, await this.adapter.reply(entry.ref, { ...card, sendKey: `${r.messageId}|${reminder}` }))
         : await this.sendCard(r, reminder, entry.to, entry.user, card);
       if (!outcome.ok) return outcome;
     }
@@ -158,7 +158,7 @@ export class ChatPlatform implements Platform {
   }
 
   private async sendCard(r: TransitionRecord, slot: string, to: string, user: string, card: CardContent, task?: LedgerEntry['task']): Promise<Outcome> {
-    return this.record(r, slot, to, user, await this.adapter.send(to, card), task);
+    return this.record(r, slot, to, user, await this.adapter.send(to, { ...card, sendKey: `${r.messageId}|${slot}` }), task);
   }
 
   private async record(
@@ -169,6 +169,10 @@ export class ChatPlatform implements Platform {
       to, user, ref: sent.value, sentAt: this.deps.clock.now(), version: r.version, state: task ? 'open' : 'noted', ...(task ? { task } : {}),
     });
     return { ok: true };
+  }
+
+  async close(): Promise<void> {
+    await this.adapter.close?.();
   }
 
   /** The users an approver entry stands for: itself, or the configured members of its group. */
