@@ -60,6 +60,8 @@ export async function startSmtpSink(opts: { user?: string; pass?: string; host?:
     allowInsecureAuth: true,
     disableReverseLookup: true,
     logger: false,
+    // A hub still connected through its pooled transport would hold close() for 30 s (the default).
+    closeTimeout: 200,
     onAuth(auth, _session, callback) {
       logins.push(auth.username ?? '');
       if (opts.user === undefined || (auth.username === opts.user && auth.password === opts.pass)) return callback(null, { user: auth.username });
