@@ -14,7 +14,7 @@ import type { RedisChatStore, LedgerEntry } from '../../../transport/redis/redis
 import type { Clock } from '../../clock.ts';
 import type { IdentityMap } from '../../identity/identity-map.ts';
 import type { MessageView, TransitionRecord } from '../../message/message-view.ts';
-import type { DeliveryResult, Platform } from '../platform.ts';
+import type { DeliveryResult, Held, Platform } from '../platform.ts';
 import type { ActionTokens } from './action-token.ts';
 import type { CardContent, ChatAdapter } from './chat-adapter.ts';
 import {
@@ -169,6 +169,14 @@ export class ChatPlatform implements Platform {
       to, user, ref: sent.value, sentAt: this.deps.clock.now(), version: r.version, state: task ? 'open' : 'noted', ...(task ? { task } : {}),
     });
     return { ok: true };
+  }
+
+  /** What the platform shows for a message, as the ledger knows it: each card, where it is, and whether it is still open. */
+  async holds(messageId: string): Promise<Held | undefined> {
+    const ledger = await this.deps.ledger.cards(this.name, messageId);
+    if (ledger.size === 0) return undefined;
+    const cards = Object.fromEntries([...ledger].map(([slot, e]) => [slot, { to: e.to, state: e.state, version: e.version, ref: e.ref }]));
+    return { version: Math.max(...[...ledger.values()].map((e) => e.version)), location: `${this.name}:${messageId}`, content: { cards } };
   }
 
   async close(): Promise<void> {

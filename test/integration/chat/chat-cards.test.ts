@@ -78,6 +78,22 @@ describe('chat cards', () => {
     for (const n of notes) expect(n.op === 'send' && n.card.status.text).toMatch(/^Withdrawn by Alice Li at /);
   });
 
+  it('reminds each approver still awaited, in the thread of their card, and says what the ledger holds', async () => {
+    const clock = new ManualClock();
+    const chat = new ScriptedChat('email');
+    const hub = await fx.start({
+      configDoc: { ...chatConfig, types: { purchase: { platforms: ['email'], reminders: '4h' } } }, adapters: () => [chat], clock,
+    });
+    const { id } = await hub.submit({ user: 'alice' }, { ...purchase, approvers: ['bob', 'carol'] });
+    await eventually(() => chat.calls.length === 2, 'two approval cards');
+    clock.advance(4 * 60 * 60 * 1000 + 1);
+    await eventually(() => chat.of('reply').length === 2, 'two reminders');
+    for (const r of chat.of('reply')) expect(r.card.status.text).toBe('Reminder: still waiting for your decision');
+    const held = await hub.chat.platforms[0]!.holds(id);
+    expect(held).toMatchObject({ location: `email:${id}` });
+    expect(Object.values(held!.content['cards'] as Record<string, { state: string }>).map((c) => c.state).sort()).toEqual(['noted', 'noted', 'open', 'open']);
+  });
+
   it('sends the revision request to the requester when an approver returns the message', async () => {
     const chat = new ScriptedChat('email');
     const hub = await start(chat);

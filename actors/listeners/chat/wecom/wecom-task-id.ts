@@ -25,6 +25,8 @@ const TASK_ID = /^assent_([0-9a-f]{32})_(\d{1,6})$/;
 interface Slot { g: number; state: 'pending' | 'sent' | 'closed'; at: number; ref?: CardRef }
 
 export function cardKey(to: string, card: CardContent): string {
+  // The hub's send key names this one card (the same on a retry, new for a deliberate re-send).
+  if (card.sendKey) return createHash('sha256').update(JSON.stringify([to, card.sendKey])).digest('hex').slice(0, 32);
   const shown = [
     card.messageId, to, card.title, card.fields, card.status, card.link ?? null,
     card.actions ? [card.actions.approve.label, card.actions.reject.label] : null,
