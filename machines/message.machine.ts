@@ -13,10 +13,10 @@
 // with `raise(..., { delay, id })` / `cancel(id)` and made durable by the runtime, which turns them
 // into Redis timers (XState's own timers are not persisted). Side effects are the named action
 // `requestProcessing`, which the runtime turns into a command whose result comes back as an event.
-import { and, assign, cancel, enqueueActions, or, raise, setup } from 'xstate';
+import { and, assign, cancel, enqueueActions, not, or, raise, setup } from 'xstate';
 import { approvalCompletesStep, approverEntryFor, votesOfStep } from './approval-rules.ts';
 import type {
-  Anomaly, Decision, EventMeta, ExceptionAction, MessageContext, MessageEvent, MessageInput, TopState, Vote,
+  Anomaly, Decision, EventMeta, ExceptionAction, MessageContext, MessageEvent, MessageInput, RepairInstruction, TopState, Vote,
 } from './message.types.ts';
 
 /** Bump when a change makes old persisted snapshots need a migration (see actors/snapshot-envelope.ts). */
@@ -68,7 +68,21 @@ const resolves = (actions: ExceptionAction[], interrupted: TopState[]) =>
   };
 
 function anomalyAnswered(context: MessageContext, event: MessageEvent): Anomaly | undefined {
-  return event.type === 'RESOLVE_EXCEPTION' ? context.anomalies.find((a) => a.id === event.anomalyId) : undefined;
+  return event.type === 'RESOLVE_EXCEPTION' || event.type === 'REPAIRED' ? context.anomalies.find((a) => a.id === event.anomalyId) : undefined;
+}
+
+/** A record a platform holds wrongly, or no longer holds: the hub can rewrite it from the canonical record. */
+const REPAIRABLE: ReadonlySet<Anomaly['kind']> = new Set(['drift', 'missing']);
+
+function repairTarget(anomaly: Anomaly | undefined): string | undefined {
+  const platform = anomaly?.location?.['platform'];
+  return anomaly && REPAIRABLE.has(anomaly.kind) && typeof platform === 'string' ? platform : undefined;
+}
+
+/** What a found record says the result is, when the requester accepts the platform's value. */
+function foundResult(anomaly: Anomaly | undefined): { value: unknown } | undefined {
+  const found = anomaly?.kind === 'drift' ? anomaly.found : undefined;
+  return typeof found === 'object' && found !== null && 'result' in found ? { value: (found as { result: unknown }).result } : undefined;
 }
 
 const isRequester = ({ context, event }: Args) => event.meta.user !== undefined && event.meta.user === context.requester;
@@ -76,8 +90,11 @@ const isRequester = ({ context, event }: Args) => event.meta.user !== undefined 
 export const messageMachine = setup({
   types: {} as { context: MessageContext; events: MessageEvent; input: MessageInput },
   actions: {
-    // Implemented by the runtime: run the decision's processing operation with this idempotency key.
-    requestProcessing: (_, _params: { decision: Decision; key: string }) => {},
+    // Implemented by the runtime: run the decision's processing operation with this idempotency key
+    // (or the type's compensating operation, or take a value the requester accepted).
+    requestProcessing: (_, _params: { decision: Decision; key: string; run?: MessageContext['run'] }) => {},
+    // Implemented by the runtime: carry out the instruction, read the record back, answer REPAIRED.
+    requestRepair: (_, _params: { instruction: RepairInstruction }) => {},
     recordVote: assign(({ context, event }, params: { decision: Vote['decision'] }) => {
       const e = event as Ev<'APPROVE' | 'REJECT' | 'RETURN'>;
       const vote: Vote = {
@@ -113,8 +130,8 @@ export const messageMachine = setup({
     recordResult: assign(({ event }) => {
       const e = event as Ev<'PROCESSED'>;
       return e.verdict.ok
-        ? { result: e.data, conditionErrors: undefined, delivered: [] }
-        : { result: e.data, conditionErrors: e.verdict.errors, returned: undefined };
+        ? { result: e.data, conditionErrors: undefined, delivered: [], run: undefined }
+        : { result: e.data, conditionErrors: e.verdict.errors, returned: undefined, run: undefined };
     }),
     markDelivered: assign(({ context, event }) => ({ delivered: [...context.delivered, (event as Ev<'DELIVERED'>).platform] })),
     resetDeliveries: assign({ delivered: [] }),
@@ -146,21 +163,58 @@ export const messageMachine = setup({
       anomalies: [...context.anomalies, { ...anomalyOf(event), detectedAt: event.meta.at }],
     })),
     closeAnomaly: assign(({ context, event }) => {
+      const anomaly = anomalyAnswered(context, event)!;
+      const resolved = event.type === 'REPAIRED'
+        ? {
+          ...anomaly, action: 'resync' as const, resolvedBy: context.repairing?.by ?? 'unknown', resolvedAt: event.meta.at,
+          ...(context.repairing ? { repair: { instruction: context.repairing.instruction, verified: event.verified, detail: event.detail } } : {}),
+        }
+        : (() => {
+          const e = event as Ev<'RESOLVE_EXCEPTION'>;
+          return { ...anomaly, action: e.action, resolvedBy: e.meta.user ?? 'unknown', resolvedAt: e.meta.at, ...(e.reason ? { reason: e.reason } : {}) };
+        })();
       const e = event as Ev<'RESOLVE_EXCEPTION'>;
-      const anomaly = anomalyAnswered(context, e)!;
-      const resolved = { ...anomaly, action: e.action, resolvedBy: e.meta.user ?? 'unknown', resolvedAt: e.meta.at, ...(e.reason ? { reason: e.reason } : {}) };
       return {
+        repairing: undefined,
         anomalies: context.anomalies.filter((a) => a.id !== e.anomalyId),
         resolvedAnomalies: [...context.resolvedAnomalies, resolved],
         // Dismissing a failed delivery accepts that the platform will not hold this result.
-        delivered: e.action === 'dismiss' && anomaly.kind === 'delivery-failed' && anomaly.platform
+        delivered: event.type === 'RESOLVE_EXCEPTION' && e.action === 'dismiss' && anomaly.kind === 'delivery-failed' && anomaly.platform
           ? [...new Set([...context.delivered, anomaly.platform])]
           : context.delivered,
       };
     }),
+    // The requester chose resync for a record a platform holds wrongly: an instruction, carried out by the runtime.
+    startRepair: assign(({ context, event }) => {
+      const anomaly = anomalyAnswered(context, event)!;
+      const instruction: RepairInstruction = {
+        anomalyId: anomaly.id, platform: repairTarget(anomaly)!, location: anomaly.location ?? {}, action: 'write', version: event.meta.version,
+      };
+      return { repairing: { anomalyId: anomaly.id, instruction, by: event.meta.user ?? 'unknown' } };
+    }),
+    // The repair could not be verified: the anomaly stays open, saying so; the requester chooses again.
+    failRepair: assign(({ context, event }) => {
+      const e = event as Ev<'REPAIRED'>;
+      return {
+        repairing: undefined,
+        anomalies: context.anomalies.map((a) => (a.id === e.anomalyId ? { ...a, detail: `${a.detail}; repair not verified: ${e.detail}` } : a)),
+      };
+    }),
+    // Accepting the platform's value: it is processed as the result (conditions checked again) and redistributed.
+    acceptFound: assign(({ context, event }) => ({
+      processingKey: processingKey(event.meta),
+      run: { kind: 'accept' as const, data: foundResult(anomalyAnswered(context, event))!.value },
+    })),
+    // Reverting: the type's compensating operation runs, and its answer is distributed as the result.
+    startCompensation: assign(({ event }) => ({ processingKey: processingKey(event.meta), run: { kind: 'compensate' as const }, reverted: true })),
   },
   guards: {
     isRequester,
+    isNewAnomaly: ({ context, event }) => {
+      if (event.type !== 'ANOMALY_FOUND') return true;
+      const { id } = anomalyOf(event);
+      return !context.anomalies.some((a) => a.id === id) && !context.resolvedAnomalies.some((a) => a.id === id);
+    },
     isCurrentApprover: ({ context, event }) => approverEntryFor(context, event.meta) !== undefined,
     completesStep: ({ context, event }) => completesStep(context, event.meta),
     completesLastStep: ({ context, event }) => completesStep(context, event.meta) && context.step === context.steps.length - 1,
@@ -176,11 +230,21 @@ export const messageMachine = setup({
       event.type === 'DELIVERED' && context.platforms.every((p) => p === event.platform || context.delivered.includes(p)),
     retriesApproval: resolves(['retry', 'dismiss'], ['approving']),
     retriesProcessing: resolves(['retry'], ['processing']),
-    resyncs: resolves(['resync', 'retry'], ['validated', 'distributed']),
+    // Redistribute to every platform (a failed delivery, a drift with no record to rewrite in place).
+    resyncs: and([resolves(['resync', 'retry'], ['validated', 'distributed']), ({ context, event }) => repairTarget(anomalyAnswered(context, event)) === undefined]),
     dismissesDrift: resolves(['dismiss'], ['distributed']),
     dismissesDelivery: resolves(['dismiss'], ['validated']),
     othersStayOpen: ({ context, event }) =>
-      event.type === 'RESOLVE_EXCEPTION' && context.anomalies.some((a) => a.id !== event.anomalyId),
+      (event.type === 'RESOLVE_EXCEPTION' || event.type === 'REPAIRED') && context.anomalies.some((a) => a.id !== event.anomalyId),
+    startsRepair: and([
+      resolves(['resync', 'retry'], ['validated', 'distributed']),
+      ({ context, event }) => !context.repairing && repairTarget(anomalyAnswered(context, event)) !== undefined,
+    ]),
+    answersRepair: ({ context, event }) => event.type === 'REPAIRED' && context.repairing?.anomalyId === event.anomalyId,
+    repairVerified: ({ context, event }) => event.type === 'REPAIRED' && context.repairing?.anomalyId === event.anomalyId && event.verified,
+    interruptedDistribution: ({ context }) => context.interrupted === 'distributed',
+    accepts: and([resolves(['accept'], ['validated', 'distributed']), ({ context, event }) => foundResult(anomalyAnswered(context, event)) !== undefined]),
+    reverts: and([resolves(['revert'], ['validated', 'distributed']), ({ context }) => context.compensable === true]),
     interruptedApproval: ({ context }) => context.interrupted === 'approving',
     completesDeliveryByDismissal: ({ context, event }) => {
       const anomaly = anomalyAnswered(context, event);
@@ -239,13 +303,13 @@ export const messageMachine = setup({
         WITHDRAW: { guard: 'isRequester', target: 'withdrawn', actions: 'withdraw' },
         REMIND: { actions: ['countReminder', 'armReminder'] },
         DEADLINE: { target: 'exception', actions: { type: 'openAnomaly', params: { from: 'approving' } } },
-        ANOMALY_FOUND: { target: 'exception', actions: { type: 'openAnomaly', params: { from: 'approving' } } },
+        ANOMALY_FOUND: { guard: 'isNewAnomaly', target: 'exception', actions: { type: 'openAnomaly', params: { from: 'approving' } } },
       },
     },
     processing: {
       entry: {
         type: 'requestProcessing',
-        params: ({ context }) => ({ decision: context.decision ?? 'approved', key: context.processingKey ?? 'v0' }),
+        params: ({ context }) => ({ decision: context.decision ?? 'approved', key: context.processingKey ?? 'v0', ...(context.run ? { run: context.run } : {}) }),
       },
       on: {
         PROCESSED: [
@@ -254,7 +318,7 @@ export const messageMachine = setup({
           { guard: 'isCurrentProcessing', target: 'rejected-for-revision', actions: 'recordResult' },
         ],
         PROCESSING_FAILED: { guard: 'isCurrentProcessing', target: 'exception', actions: { type: 'openAnomaly', params: { from: 'processing' } } },
-        ANOMALY_FOUND: { target: 'exception', actions: { type: 'openAnomaly', params: { from: 'processing' } } },
+        ANOMALY_FOUND: { guard: 'isNewAnomaly', target: 'exception', actions: { type: 'openAnomaly', params: { from: 'processing' } } },
       },
     },
     validated: {
@@ -264,7 +328,7 @@ export const messageMachine = setup({
           { guard: 'awaitsDelivery', actions: 'markDelivered' },
         ],
         DELIVERY_FAILED: { guard: 'awaitsDelivery', target: 'exception', actions: { type: 'openAnomaly', params: { from: 'validated' } } },
-        ANOMALY_FOUND: { target: 'exception', actions: { type: 'openAnomaly', params: { from: 'validated' } } },
+        ANOMALY_FOUND: { guard: 'isNewAnomaly', target: 'exception', actions: { type: 'openAnomaly', params: { from: 'validated' } } },
       },
     },
     'rejected-for-revision': {
@@ -279,12 +343,20 @@ export const messageMachine = setup({
     },
     distributed: {
       on: {
-        ANOMALY_FOUND: { target: 'exception', actions: { type: 'openAnomaly', params: { from: 'distributed' } } },
+        ANOMALY_FOUND: { guard: 'isNewAnomaly', target: 'exception', actions: { type: 'openAnomaly', params: { from: 'distributed' } } },
       },
     },
     exception: {
       on: {
         RESOLVE_EXCEPTION: [
+          // A record a platform holds wrongly is rewritten where it lives, then read back (claim 5);
+          // the anomaly stays open until REPAIRED says whether that worked.
+          {
+            guard: 'startsRepair',
+            actions: ['startRepair', { type: 'requestRepair', params: ({ context }) => ({ instruction: context.repairing!.instruction }) }],
+          },
+          { guard: and(['accepts', not('othersStayOpen')]), target: 'processing', actions: ['acceptFound', 'closeAnomaly'] },
+          { guard: and(['reverts', not('othersStayOpen')]), target: 'processing', actions: ['closeAnomaly', 'startCompensation'] },
           // With several problems open, each answer closes one; the last one decides where to go.
           {
             guard: and([or(['retriesApproval', 'retriesProcessing', 'resyncs', 'dismissesDrift', 'dismissesDelivery']), 'othersStayOpen']),
@@ -298,7 +370,13 @@ export const messageMachine = setup({
           { guard: 'dismissesDelivery', target: 'validated', actions: 'closeAnomaly' },
         ],
         // A second problem found while one is open joins the list; the requester answers each.
-        ANOMALY_FOUND: { actions: 'addAnomaly' },
+        ANOMALY_FOUND: { guard: 'isNewAnomaly', actions: 'addAnomaly' },
+        REPAIRED: [
+          { guard: and(['repairVerified', 'othersStayOpen']), actions: 'closeAnomaly' },
+          { guard: and(['repairVerified', 'interruptedDistribution']), target: 'distributed', actions: 'closeAnomaly' },
+          { guard: 'repairVerified', target: 'validated', actions: 'closeAnomaly' },
+          { guard: 'answersRepair', actions: 'failRepair' },
+        ],
         // No decision was taken yet: the requester may still withdraw.
         WITHDRAW: { guard: and(['isRequester', 'interruptedApproval']), target: 'withdrawn', actions: 'withdraw' },
       },

@@ -35,7 +35,12 @@ export interface Vote {
   platform?: string;
 }
 
-export type AnomalyKind = 'deadline-passed' | 'processing-failed' | 'outcome-unknown' | 'delivery-failed' | 'drift';
+/**
+ * deadline-passed: no decision in time; processing-failed / outcome-unknown: the operation failed for
+ * good or nobody knows whether it ran; delivery-failed: a platform never took the result; drift: a
+ * platform holds something else than the canonical record; missing: a platform's record is gone.
+ */
+export type AnomalyKind = 'deadline-passed' | 'processing-failed' | 'outcome-unknown' | 'delivery-failed' | 'drift' | 'missing';
 export interface Anomaly {
   id: string;
   kind: AnomalyKind;
@@ -50,6 +55,26 @@ export interface Anomaly {
 
 export type ExceptionAction = 'resync' | 'retry' | 'accept' | 'revert' | 'dismiss';
 
+/** What to write where, built from an anomaly's location and the canonical record (claim 5). */
+export interface RepairInstruction {
+  anomalyId: string;
+  platform: string;
+  location: Record<string, unknown>;
+  /** Rewrite the record from the canonical one (write), or remove a record that should not exist. */
+  action: 'write' | 'delete';
+  /** The canonical version the written record reflects. */
+  version: number;
+}
+
+/** An answered anomaly: what the requester chose, and for repairs, the instruction and its check. */
+export type ResolvedAnomaly = Anomaly & {
+  action: ExceptionAction;
+  reason?: string;
+  resolvedBy: string;
+  resolvedAt: number;
+  repair?: { instruction: RepairInstruction; verified: boolean; detail: string };
+};
+
 export interface MessageInput {
   id: string;
   type: string;
@@ -61,6 +86,8 @@ export interface MessageInput {
   reminderMs?: number;
   /** Platforms that must acknowledge the result before the message is `distributed`. */
   platforms: string[];
+  /** The type has a compensating operation: an exception can be answered with `revert`. */
+  compensable?: boolean;
   submittedAt?: number;
 }
 
@@ -78,7 +105,13 @@ export interface MessageContext extends MessageInput {
   delivered: string[];
   reminders: number;
   anomalies: Anomaly[];
-  resolvedAnomalies: Array<Anomaly & { action: ExceptionAction; reason?: string; resolvedBy: string; resolvedAt: number }>;
+  resolvedAnomalies: ResolvedAnomaly[];
+  /** A repair under way: the requester chose resync for this anomaly; REPAIRED answers it. */
+  repairing?: { anomalyId: string; instruction: RepairInstruction; by: string };
+  /** The result was undone by the type's compensating operation. */
+  reverted?: boolean;
+  /** What the next processing runs instead of the decision's operation: a value the requester accepted, or the compensation. */
+  run?: { kind: 'accept'; data: unknown } | { kind: 'compensate' };
   /** The state an exception interrupted, where resolving it returns. */
   interrupted?: TopState;
   withdrawReason?: string;
@@ -113,6 +146,8 @@ export type MessageEvent = WithMeta<
   | { type: 'DEADLINE' }
   | { type: 'ANOMALY_FOUND'; anomaly: Omit<Anomaly, 'id' | 'detectedAt'> & { id?: string } }
   | { type: 'RESOLVE_EXCEPTION'; anomalyId: string; action: ExceptionAction; reason?: string }
+  /** The runtime carried out a repair instruction and read the record back. */
+  | { type: 'REPAIRED'; anomalyId: string; verified: boolean; detail: string }
 >;
 export type MessageEventType = MessageEvent['type'];
 

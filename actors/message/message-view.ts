@@ -1,7 +1,7 @@
 // What the outside sees of a message: the view every broadcast carries (so a platform listener can
 // deliver without reading Redis) and the transition record that the log keeps for each version.
 import { awaitedApprovers } from '../../machines/approval-rules.ts';
-import type { Anomaly, MessageContext, TopState, Vote } from '../../machines/message.types.ts';
+import type { Anomaly, MessageContext, ResolvedAnomaly, TopState, Vote } from '../../machines/message.types.ts';
 import type { MessageSnapshot } from './snapshot-envelope.ts';
 
 export interface MessageView {
@@ -27,6 +27,10 @@ export interface MessageView {
   distributeTo: string[];
   delivered: string[];
   anomalies: Anomaly[];
+  /** Answered anomalies: the requester's choice, and for repairs, the instruction and its read-back. */
+  resolvedAnomalies?: ResolvedAnomaly[];
+  /** A repair under way (the requester chose resync; the instruction is being carried out). */
+  repairing?: MessageContext['repairing'];
   revision: number;
   createdAt: number;
   updatedAt: number;
@@ -93,6 +97,8 @@ export function viewOf(snapshot: MessageSnapshot, version: number, updatedAt: nu
     distributeTo: c.platforms,
     delivered: c.delivered,
     anomalies: c.anomalies,
+    resolvedAnomalies: c.resolvedAnomalies,
+    ...(c.repairing ? { repairing: c.repairing } : {}),
     revision: c.revision,
     createdAt: c.submittedAt ?? updatedAt,
     updatedAt,

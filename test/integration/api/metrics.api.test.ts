@@ -60,7 +60,8 @@ describe('GET /metrics', () => {
     await hub.submit({ user: 'alice' }, { type: 'generic', title: 'Laptop', payload: {}, approvers: ['bob'] });
     const text = await eventually(async () => {
       const t = await (await app.request('/metrics')).text();
-      return /^assent_dead_letters_total\{platform="flaky"\} [1-9]/m.test(t) ? t : undefined;
+      // The dead letter is counted before the failed delivery is recorded: wait for both.
+      return /^assent_dead_letters_total\{platform="flaky"\} [1-9]/m.test(t) && /outcome="failed"/.test(t) ? t : undefined;
     }, 'a dead letter for the flaky platform');
     // maxAttempts 3 (the fixture's): two retries before each dead letter.
     expect(text).toMatch(/^assent_delivery_retries_total\{platform="flaky"\} ([2-9]|\d\d+)$/m);

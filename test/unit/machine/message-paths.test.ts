@@ -74,13 +74,16 @@ function candidates(s: Snap): MessageEvent[] {
         { type: 'WITHDRAW', meta: meta(REQUESTER) },
       ];
     case 'distributed':
-      return [{ type: 'ANOMALY_FOUND', anomaly: { kind: 'drift', detail: 'row differs', platform: 'webhook' }, meta: meta() }];
+      // A drift the hub can repair where it lives (it names a location on a platform).
+      return [{ type: 'ANOMALY_FOUND', anomaly: { kind: 'drift', detail: 'row differs', platform: 'webhook', location: { platform: 'webhook', row: 'msg-1' } }, meta: meta() }];
     case 'exception':
       return c.anomalies.flatMap((a) => [
         ...ACTIONS.map((action): MessageEvent => ({ type: 'RESOLVE_EXCEPTION', anomalyId: a.id, action, meta: meta(REQUESTER) })),
         { type: 'RESOLVE_EXCEPTION', anomalyId: a.id, action: 'retry', meta: meta('alice') } as MessageEvent, // must not apply
         { type: 'RESOLVE_EXCEPTION', anomalyId: 'unknown', action: 'retry', meta: meta(REQUESTER) } as MessageEvent, // must not apply
-      ]).concat([{ type: 'WITHDRAW', meta: meta(REQUESTER) }]);
+      ]).concat([{ type: 'WITHDRAW', meta: meta(REQUESTER) }]).concat(c.repairing
+        ? [true, false].map((verified): MessageEvent => ({ type: 'REPAIRED', anomalyId: c.repairing!.anomalyId, verified, detail: 'read back', meta: meta() }))
+        : []);
     default:
       return [];
   }
@@ -98,6 +101,7 @@ function serializeState(s: Snap): string {
     delivered: [...c.delivered].sort(),
     anomalies: c.anomalies.map((a) => a.kind),
     interrupted: s.value === 'exception' ? c.interrupted : null,
+    repairing: c.repairing?.anomalyId ?? null,
   });
 }
 
