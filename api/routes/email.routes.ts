@@ -37,6 +37,8 @@ export interface EmailDecideInput {
   decision: Decision;
   /** The approval step the link was issued for. */
   step: number;
+  /** The message's revision the link was issued for. */
+  revision?: number;
   /** `email:<nonce>`: unique per link, the same on a retry after a failure. */
   eventId: string;
   comment?: string;
@@ -102,6 +104,7 @@ export function emailRoutes(deps: EmailRouteDeps): Hono {
     try {
       result = await deps.decide({
         platform: 'email', recipient: claims.u, messageId: claims.m, decision: claims.d, step: claims.s, eventId: `email:${claims.n}`,
+        ...(claims.r !== undefined ? { revision: claims.r } : {}),
         ...(comment ? { comment } : {}),
       });
     } catch (e) {

@@ -11,20 +11,28 @@ export type ScriptedCall =
   | { op: 'reply'; ref: CardRef; card: CardContent }
   | { op: 'remove'; ref: CardRef };
 
+type Failure = { ok: false; retryable: boolean; error: string };
+
 export class ScriptedChat implements ChatAdapter {
   readonly calls: ScriptedCall[] = [];
+  /** Makes calls fail: return a failure for the call to answer it, or undefined to let it through. */
+  readonly failures: { send?: (to: string) => Failure | undefined; update?: (ref: CardRef) => Failure | undefined } = {};
   readonly callbackDeadlineMs = 3_000;
   private next = 0;
 
   constructor(readonly name: string, readonly capabilities: ChatAdapter['capabilities'] = { updatesSent: true, deletes: true, replies: true, decides: true }) {}
 
   async send(to: string, card: CardContent) {
+    const failed = this.failures.send?.(to);
+    if (failed) return failed;
     const ref = { id: `card-${++this.next}`, to };
     this.calls.push({ op: 'send', to, card, ref });
     return { ok: true as const, value: ref };
   }
 
   async update(ref: CardRef, card: CardContent) {
+    const failed = this.failures.update?.(ref);
+    if (failed) return failed;
     this.calls.push({ op: 'update', ref, card });
     return { ok: true as const, value: undefined };
   }

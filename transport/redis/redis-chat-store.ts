@@ -7,7 +7,8 @@
 import type { Redis } from 'ioredis';
 import type { CardRef, PlatformMemory } from '../../actors/listeners/chat/chat-adapter.ts';
 
-export type CardState = 'open' | 'locked' | 'deleted' | 'replied' | 'noted';
+/** open: offers a decision; locked/deleted/replied/noted: how its end was shown; failed: the platform refused it for good. */
+export type CardState = 'open' | 'locked' | 'deleted' | 'replied' | 'noted' | 'failed';
 
 export interface LedgerEntry {
   /** The recipient's account on the platform. */
@@ -16,11 +17,13 @@ export interface LedgerEntry {
   user: string;
   ref: CardRef;
   sentAt: number;
-  /** The message version the card was sent for. */
+  /** The message version the card was last sent or changed for. */
   version: number;
   state: CardState;
-  /** On approval cards: the approval task it offers (the approver entry, the step). */
-  task?: { approver: string; step: number };
+  /** Why the platform refused it, when `failed`. */
+  error?: string;
+  /** On approval cards: the approval task it offers (the approver entry, the step, the revision). */
+  task?: { approver: string; step: number; revision?: number };
 }
 
 /** Ledgers of finished messages go away after this long. */

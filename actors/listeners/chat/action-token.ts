@@ -20,6 +20,8 @@ export interface ActionClaims {
   u: string;
   /** The approval step it belongs to. */
   s: number;
+  /** The message's revision it was issued for: a revised message needs new buttons. */
+  r?: number;
   /** Expiry, ms since the epoch. */
   x: number;
   /** A nonce, so each issued token is distinct (single-use links claim it). */

@@ -15,12 +15,12 @@ import type { MessageCommand } from '../../message/message-turn.ts';
 import type { MessageView } from '../../message/message-view.ts';
 import type { ActionTokens, Decision } from './action-token.ts';
 import type { ActionReply, ChatAdapter, HttpAnswer, InboundRequest } from './chat-adapter.ts';
-import { lockedStatus, refusalCard, type CardContext } from './chat-cards.ts';
+import { lockedStatus, noticeCard, type CardContext } from './chat-cards.ts';
 
 /** What the hub offers this module (a narrow view of Hub, so tests can see what is used). */
 export interface DecidingHub {
   view(id: string): Promise<MessageView | undefined>;
-  send(messageId: string, event: MessageCommand, caller: Caller, eventId: string): Promise<TurnOutcome>;
+  send(messageId: string, event: MessageCommand, caller: Caller, eventId: string, expectedVersion?: number): Promise<TurnOutcome>;
   withGroups(caller: Caller): Caller;
 }
 
@@ -32,6 +32,8 @@ export interface DecideInput {
   decision: Decision;
   /** The approval step the button or link was issued for. */
   step: number;
+  /** The message's revision it was issued for (absent on buttons issued before revisions were bound). */
+  revision?: number;
   /** Unique per click or link: the event's id in the message's log. */
   eventId: string;
   comment?: string;
@@ -69,22 +71,29 @@ export class ChatActions {
     const inbound = await adapter.receive(req);
     if (inbound.kind === 'answer') return inbound.answer;
     if (inbound.kind === 'refused') {
+      // The reason is for the operator's log; the caller is not authenticated and learns only the status.
       this.deps.log?.('warn', 'callback refused', { platform, reason: inbound.reason });
-      return { status: inbound.status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: inbound.reason };
+      return { status: inbound.status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'refused' };
     }
     const refuse = (reason: string, view?: MessageView) => {
       this.deps.log?.('warn', 'click refused', { platform, messageId: view?.id, reason });
-      return inbound.answer({ card: refusalCard(view, this.cards, reason), notice: { tone: 'error', text: reason } });
+      return inbound.answer({ card: noticeCard(view, this.cards, reason), notice: { tone: 'error', text: reason } });
     };
     const claims = this.deps.tokens.verify(inbound.value, req.now);
     if (!claims || claims.p !== platform) return refuse('This button is no longer valid.');
     if (claims.u !== inbound.user) return refuse('This card was sent to someone else: only they can decide from it.');
-    if (!(await this.deps.ledger.claimOnce(`click:${platform}:${inbound.eventId}`, SEEN_CLICKS_MS))) {
+    const seen = `click:${platform}:${inbound.eventId}`;
+    if (!(await this.deps.ledger.claimOnce(seen, SEEN_CLICKS_MS))) {
       const view = await this.deps.hub.view(claims.m);
-      return inbound.answer({ card: refusalCard(view, this.cards, 'Received: this click was already counted.') });
+      return inbound.answer({ card: noticeCard(view, this.cards, 'Received: this click was already counted.') });
     }
     const decided = this.decide({
       platform, account: inbound.user, messageId: claims.m, decision: claims.d, step: claims.s, eventId: inbound.eventId,
+      ...(claims.r !== undefined ? { revision: claims.r } : {}),
+    }).catch(async (e: unknown) => {
+      // Nothing was counted: a platform that calls again (Feishu, WeCom, Teams do) gets another try.
+      await this.deps.ledger.releaseClaim(seen).catch(() => {});
+      throw e;
     });
     const budget = Math.max(0, adapter.callbackDeadlineMs - ANSWER_MARGIN_MS);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -94,7 +103,8 @@ export class ChatActions {
       // Past the platform's deadline the click would show as failed: say it is under way; the card
       // is locked by the listener once the decision commits.
       decided.catch(() => {});
-      return inbound.answer({ card: refusalCard(undefined, this.cards, 'Your decision is being recorded…') });
+      const view = await this.deps.hub.view(claims.m);
+      return inbound.answer({ card: noticeCard(view, this.cards, 'Your decision is being recorded…') });
     }
     if (!result.ok) return refuse(result.reason, result.view);
     return inbound.answer(this.decidedReply(result, claims.d, platform));
@@ -102,7 +112,7 @@ export class ChatActions {
 
   private decidedReply(result: Extract<DecideResult, { ok: true }>, decision: Decision, platform: string): ActionReply {
     const status = lockedStatus({ event: decision === 'approve' ? 'APPROVE' : 'REJECT', user: result.user, platform, at: result.at }, this.cards);
-    const card = { ...refusalCard(result.view, this.cards, status.text), status };
+    const card = { ...noticeCard(result.view, this.cards, status.text), status };
     return { card, notice: { tone: 'success', text: decision === 'approve' ? 'Approved.' : 'Rejected.' } };
   }
 
@@ -119,11 +129,19 @@ export class ChatActions {
       const reason = user === view.requester ? 'You cannot decide on your own message.' : 'You are not an approver of this message (any more).';
       return { ok: false, status: 403, reason, view };
     }
+    if (input.revision !== undefined && input.revision !== view.revision) {
+      return { ok: false, status: 409, reason: 'The message was revised since this was sent: decide on its new version.', view };
+    }
     if (view.state !== 'approving' || view.step !== input.step) return { ok: false, status: 409, reason: this.alreadyDecided(view), view };
     const event = { type, ...(input.comment ? { comment: input.comment } : {}) } as MessageCommand;
-    const outcome = await hub.send(input.messageId, event, who, `${input.platform}:${input.eventId}`);
+    // Against the version just checked: a second quick click must not decide the next step too.
+    const outcome = await hub.send(input.messageId, event, who, `${input.platform}:${input.eventId}`, view.version);
     if (outcome.kind === 'committed') return { ok: true, view: outcome.record.message, user, at: outcome.record.at };
-    if (outcome.kind === 'duplicate') return { ok: true, view: (await hub.view(input.messageId)) ?? view, user, at: this.deps.clock.now() };
+    if (outcome.kind === 'duplicate') {
+      const now = (await hub.view(input.messageId)) ?? view;
+      const vote = [...now.votes].reverse().find((v) => v.user === user);
+      return { ok: true, view: now, user, at: vote?.at ?? now.updatedAt };
+    }
     const now = await hub.view(input.messageId);
     return { ok: false, status: 409, reason: now ? this.alreadyDecided(now) : 'This message no longer exists.', ...(now ? { view: now } : {}) };
   }

@@ -103,8 +103,17 @@ export function exceptionCard(view: MessageView, ctx: CardContext): CardContent 
   return card;
 }
 
-/** A card about a click that did nothing: the message's card, without buttons, with the reason. */
-export function refusalCard(view: MessageView | undefined, ctx: CardContext, reason: string): CardContent {
+/** The outcome of a repair the requester asked for (a REPAIRED at `at`): what was written where, and whether the read-back matched. */
+export function repairCard(view: MessageView, ctx: CardContext, at: number): CardContent {
+  const done = view.resolvedAnomalies?.find((a) => a.repair && a.resolvedAt === at);
+  if (!done?.repair?.verified) return base(view, ctx, { tone: 'warning', text: 'The repair could not be confirmed: choose again in Assent' });
+  const card = base(view, ctx, { tone: 'approved', text: `Repaired on ${done.repair.instruction.platform}, and checked` });
+  card.fields.push({ label: 'Where', value: short(JSON.stringify(done.repair.instruction.location)) });
+  return card;
+}
+
+/** The message's card without buttons, with a status line of its own (a click's outcome, a refusal). */
+export function noticeCard(view: MessageView | undefined, ctx: CardContext, reason: string): CardContent {
   if (!view) return { messageId: '', title: 'Assent', fields: [], status: { tone: 'warning', text: reason } };
   return base(view, ctx, { tone: 'warning', text: reason });
 }

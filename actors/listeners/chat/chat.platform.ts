@@ -18,7 +18,7 @@ import type { DeliveryResult, Held, Platform } from '../platform.ts';
 import type { ActionTokens } from './action-token.ts';
 import type { CardContent, ChatAdapter } from './chat-adapter.ts';
 import {
-  approvalCard, exceptionCard, lockedCard, reminderCard, resultCard, revisionCard, type CardContext,
+  approvalCard, exceptionCard, lockedCard, reminderCard, repairCard, resultCard, revisionCard, type CardContext,
 } from './chat-cards.ts';
 
 export interface ChatPlatformDeps {
@@ -50,7 +50,7 @@ export class ChatPlatform implements Platform {
 
   wants(r: TransitionRecord): boolean {
     if (!r.message.distributeTo.includes(this.name)) return false;
-    return ['approving', 'validated', 'rejected-for-revision', 'exception'].includes(r.to) || r.from === 'approving';
+    return ['approving', 'validated', 'rejected-for-revision', 'exception'].includes(r.to) || r.from === 'approving' || r.event === 'REPAIRED';
   }
 
   async deliver(r: TransitionRecord): Promise<DeliveryResult> {
@@ -70,58 +70,78 @@ export class ChatPlatform implements Platform {
 
   /** Open approval cards whose task this transition ended. */
   private async lockEnded(r: TransitionRecord, ledger: Map<string, LedgerEntry>): Promise<Outcome> {
-    const m = r.message;
     for (const [slot, entry] of ledger) {
-      if (!entry.task || entry.state !== 'open') continue;
-      const stillAwaited = m.state === 'approving' && entry.task.step === m.step && m.awaiting.includes(entry.task.approver);
-      if (stillAwaited) continue;
-      const outcome = await this.retract(slot, entry, lockedCard(r, this.cards), r.messageId);
+      if (!entry.task || entry.state !== 'open' || stillAwaited(entry.task, r.message)) continue;
+      const outcome = await this.retract(slot, entry, lockedCard(r, this.cards), r);
       if (!outcome.ok) return outcome;
     }
     return { ok: true };
   }
 
-  /** Locks a card in place when the platform allows it now; otherwise the best it allows. */
-  private async retract(slot: string, entry: LedgerEntry, card: CardContent, messageId: string): Promise<Outcome> {
-    const a = this.adapter;
-    const age = this.deps.clock.now() - entry.sentAt;
-    const within = (windowMs?: number) => windowMs === undefined || age < windowMs;
-    let outcome: Outcome;
-    let state: LedgerEntry['state'];
-    if (a.capabilities.updatesSent && a.update && within(a.capabilities.updateWindowMs)) {
-      [outcome, state] = [await a.update(entry.ref, card), 'locked'];
-    } else if (a.capabilities.deletes && a.remove && within(a.capabilities.deleteWindowMs)) {
-      [outcome, state] = [await a.remove(entry.ref), 'deleted'];
-    } else if (a.capabilities.replies && a.reply) {
-      [outcome, state] = [await a.reply(entry.ref, { ...card, sendKey: `${messageId}|${slot}|retracted` }), 'replied'];
-    } else {
-      [outcome, state] = [await a.send(entry.to, { ...card, sendKey: `${messageId}|${slot}|retracted` }), 'noted'];
+  /**
+   * Locks a card in place when the platform allows it now; otherwise the best it allows. A move the
+   * platform refuses for good (the card was deleted by hand, a code was spent) falls to the next one;
+   * when none is left the card is marked failed, so one card never holds up the message.
+   */
+  private async retract(slot: string, entry: LedgerEntry, card: CardContent, r: TransitionRecord): Promise<Outcome> {
+    let error = '';
+    for (const [state, move] of this.retractions(entry, { ...card, sendKey: `${r.messageId}|${slot}|retracted` })) {
+      const outcome = await move();
+      if (outcome.ok) {
+        await this.deps.ledger.record(this.name, r.messageId, slot, { ...entry, state, version: r.version });
+        return { ok: true };
+      }
+      if (outcome.retryable) return outcome;
+      error = outcome.error;
     }
-    if (!outcome.ok) return outcome;
-    await this.deps.ledger.record(this.name, messageId, slot, { ...entry, state });
+    await this.deps.ledger.record(this.name, r.messageId, slot, { ...entry, state: 'failed', version: r.version, error });
     return { ok: true };
   }
 
-  /** An approval card to every awaited approver (each member of an awaited group) with an account here. */
+  private retractions(entry: LedgerEntry, card: CardContent): Array<[LedgerEntry['state'], () => Promise<Outcome>]> {
+    const a = this.adapter;
+    const age = this.deps.clock.now() - entry.sentAt;
+    const within = (windowMs?: number) => windowMs === undefined || age < windowMs;
+    const moves: Array<[LedgerEntry['state'], () => Promise<Outcome>]> = [];
+    if (a.capabilities.updatesSent && a.update && within(a.capabilities.updateWindowMs)) moves.push(['locked', () => a.update!(entry.ref, card)]);
+    if (a.capabilities.deletes && a.remove && within(a.capabilities.deleteWindowMs)) moves.push(['deleted', () => a.remove!(entry.ref)]);
+    if (a.capabilities.replies && a.reply) moves.push(['replied', () => a.reply!(entry.ref, card)]);
+    moves.push(['noted', () => a.send(entry.to, card)]);
+    return moves;
+  }
+
+  /**
+   * An approval card to every awaited approver (each member of an awaited group) with an account
+   * here, unless they hold an open card for this task already. A round of approval that starts again
+   * (a revision, a retry after an exception) sends new cards. A recipient the platform refuses for
+   * good is recorded as failed and skipped: the others still get theirs.
+   */
   private async sendApprovals(r: TransitionRecord, ledger: Map<string, LedgerEntry>): Promise<Outcome> {
     const m = r.message;
     if (m.state !== 'approving') return { ok: true };
+    const holdsOpen = (to: string, approver: string) =>
+      [...ledger.values()].some((e) => e.to === to && e.state === 'open' && e.task?.approver === approver && stillAwaited(e.task, m));
     for (const approver of m.awaiting) {
       for (const user of this.membersOf(approver)) {
         if (user === m.requester) continue; // nobody approves their own message
         const to = await this.deps.people.accountOf(this.name, user);
-        if (!to) continue;
-        const slot = `approval:${m.step}:${approver}:${to}`;
-        if (ledger.has(slot)) continue;
-        const outcome = await this.sendCard(r, slot, to, user, approvalCard(m, this.cards, this.buttons(m, to)), { approver, step: m.step });
-        if (!outcome.ok) return outcome;
+        const slot = `approval:${r.version}:${approver}:${to}`;
+        if (!to || holdsOpen(to, approver) || ledger.has(slot)) continue;
+        const task = { approver, step: m.step, revision: m.revision };
+        const sent = await this.adapter.send(to, { ...approvalCard(m, this.cards, this.buttons(m, to)), sendKey: `${r.messageId}|${slot}` });
+        if (!sent.ok && sent.retryable) return sent;
+        await this.deps.ledger.record(this.name, r.messageId, slot, sent.ok
+          ? { to, user, ref: sent.value, sentAt: this.deps.clock.now(), version: r.version, state: 'open', task }
+          : { to, user, ref: {}, sentAt: this.deps.clock.now(), version: r.version, state: 'failed', error: sent.error, task });
       }
     }
     return { ok: true };
   }
 
   private buttons(m: MessageView, to: string): { approve: string; reject: string } {
-    const claims = { m: m.id, p: this.name, u: to, s: m.step, x: this.deps.clock.now() + (this.deps.actionTtlMs ?? DEFAULT_ACTION_TTL_MS) };
+    const claims = {
+      m: m.id, p: this.name, u: to, s: m.step, r: m.revision, x: this.deps.clock.now() + (this.deps.actionTtlMs ?? DEFAULT_ACTION_TTL_MS),
+    };
     return { approve: this.deps.tokens.issue({ ...claims, d: 'approve' }), reject: this.deps.tokens.issue({ ...claims, d: 'reject' }) };
   }
 
@@ -143,9 +163,12 @@ export class ChatPlatform implements Platform {
   /** The result, the revision request or the exception notice, to the requester. */
   private async tellRequester(r: TransitionRecord, ledger: Map<string, LedgerEntry>): Promise<Outcome> {
     const m = r.message;
-    if (r.from === r.to) return { ok: true }; // a delivery report, a vote: nothing new for the requester
+    const repaired = r.event === 'REPAIRED';
+    // Within one state only a repair's outcome or a new anomaly is news (not a delivery report, a vote).
+    if (r.from === r.to && !repaired && r.event !== 'ANOMALY_FOUND') return { ok: true };
     const card =
-      r.to === 'validated' ? [`result:r${m.revision}`, resultCard(m, this.cards)] as const
+      repaired ? [`repair:${r.version}`, repairCard(m, this.cards, r.at)] as const
+      : r.to === 'validated' ? [`result:r${m.revision}`, resultCard(m, this.cards)] as const
       : r.to === 'rejected-for-revision' ? [`revision:r${m.revision}`, revisionCard(m, this.cards)] as const
       : r.to === 'exception' ? [`exception:${r.version}`, exceptionCard(m, this.cards)] as const
       : undefined;
@@ -157,17 +180,13 @@ export class ChatPlatform implements Platform {
     return this.sendCard(r, slot, to, m.requester, card[1]);
   }
 
-  private async sendCard(r: TransitionRecord, slot: string, to: string, user: string, card: CardContent, task?: LedgerEntry['task']): Promise<Outcome> {
-    return this.record(r, slot, to, user, await this.adapter.send(to, { ...card, sendKey: `${r.messageId}|${slot}` }), task);
+  private async sendCard(r: TransitionRecord, slot: string, to: string, user: string, card: CardContent): Promise<Outcome> {
+    return this.record(r, slot, to, user, await this.adapter.send(to, { ...card, sendKey: `${r.messageId}|${slot}` }));
   }
 
-  private async record(
-    r: TransitionRecord, slot: string, to: string, user: string, sent: Awaited<ReturnType<ChatAdapter['send']>>, task?: LedgerEntry['task'],
-  ): Promise<Outcome> {
+  private async record(r: TransitionRecord, slot: string, to: string, user: string, sent: Awaited<ReturnType<ChatAdapter['send']>>): Promise<Outcome> {
     if (!sent.ok) return sent;
-    await this.deps.ledger.record(this.name, r.messageId, slot, {
-      to, user, ref: sent.value, sentAt: this.deps.clock.now(), version: r.version, state: task ? 'open' : 'noted', ...(task ? { task } : {}),
-    });
+    await this.deps.ledger.record(this.name, r.messageId, slot, { to, user, ref: sent.value, sentAt: this.deps.clock.now(), version: r.version, state: 'noted' });
     return { ok: true };
   }
 
@@ -187,4 +206,9 @@ export class ChatPlatform implements Platform {
   private membersOf(approver: string): readonly string[] {
     return approver.startsWith('group:') ? (this.deps.groups[approver.slice(6)] ?? []) : [approver];
   }
+}
+
+/** Whether an approval card's task is still what the message awaits (same step, same revision, same approver). */
+function stillAwaited(task: NonNullable<LedgerEntry['task']>, m: MessageView): boolean {
+  return m.state === 'approving' && task.step === m.step && (task.revision ?? 0) === m.revision && m.awaiting.includes(task.approver);
 }

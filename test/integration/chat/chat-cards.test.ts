@@ -94,6 +94,37 @@ describe('chat cards', () => {
     expect(Object.values(held!.content['cards'] as Record<string, { state: string }>).map((c) => c.state).sort()).toEqual(['noted', 'noted', 'open', 'open']);
   });
 
+  it('a revised message gets new approval cards; the old ones are locked', async () => {
+    const chat = new ScriptedChat('email');
+    const hub = await start(chat);
+    const { id } = await hub.submit({ user: 'alice' }, { ...purchase, approvers: ['bob'] });
+    await eventually(() => chat.calls.length === 1, 'the approval card');
+    await hub.send(id, { type: 'RETURN', comment: 'Add the quote' }, { user: 'bob' });
+    await hub.send(id, { type: 'REVISE', payload: { amount: 900 } }, { user: 'alice' });
+    await eventually(() => chat.sentTo('bob@example.com').filter((c) => c.actions).length === 2, 'a second approval card for bob');
+    const [first, second] = chat.sentTo('bob@example.com').filter((c) => c.actions);
+    expect(second!.fields).toContainEqual({ label: 'amount', value: '900' });
+    expect(hub.chat.tokens.verify(second!.actions!.approve.value, hub.clock.now())).toMatchObject({ r: 1, s: 0 });
+    expect(hub.chat.tokens.verify(first!.actions!.approve.value, hub.clock.now())).toMatchObject({ r: 0 });
+    expect(chat.of('update').map((u) => u.card.status.text)).toEqual([expect.stringMatching(/^Returned for revision by Bob Stone/)]);
+  });
+
+  it('one recipient the platform refuses for good does not keep the others from their cards, and a card that cannot be locked does not hold up the result', async () => {
+    const chat = new ScriptedChat('email');
+    chat.failures.send = (to) => (to === 'bob@example.com' ? { ok: false, retryable: false, error: 'user_not_found' } : undefined);
+    chat.failures.update = () => ({ ok: false, retryable: false, error: 'message_not_found' });
+    const hub = await start(chat);
+    const { id } = await hub.submit({ user: 'alice' }, { ...purchase, approvers: ['bob', 'carol'] });
+    await eventually(() => chat.sentTo('carol@example.com').length === 1, "carol's card");
+    await hub.send(id, { type: 'APPROVE' }, { user: 'carol' });
+    await fx.waitForState(hub, id, 'distributed');
+    // Carol's card could not be updated (deleted by hand): it was deleted instead.
+    expect(chat.of('remove')).toHaveLength(1);
+    expect(chat.sentTo('alice@example.com')[0]!.status.text).toBe('Approved and processed');
+    const states = Object.values((await hub.chat.platforms[0]!.holds(id))!.content['cards'] as Record<string, { to: string; state: string }>);
+    expect(states).toEqual(expect.arrayContaining([{ to: 'bob@example.com', state: 'failed', version: expect.any(Number), ref: {} }]));
+  });
+
   it('sends the revision request to the requester when an approver returns the message', async () => {
     const chat = new ScriptedChat('email');
     const hub = await start(chat);

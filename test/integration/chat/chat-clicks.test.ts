@@ -88,6 +88,30 @@ describe('clicks on chat cards', () => {
     expect(await decisions(hub, id)).toHaveLength(0);
   });
 
+  it('a quick second click on a step-one card does not decide step two', async () => {
+    const chat = new ScriptedChat('email');
+    const hub = await fx.start({
+      configDoc: { ...chatConfig, types: { chain: { platforms: ['email'], steps: [{ approvers: ['bob'] }, { approvers: ['bob', 'carol'], mode: 'all' }] } } },
+      adapters: () => [chat],
+    });
+    const { app } = await api(hub);
+    const { id } = await hub.submit({ user: 'alice' }, { type: 'chain', title: 'Two steps', payload: {} });
+    await eventually(() => chat.calls.length === 1, "bob's step-one card");
+    const value = chat.button('bob@example.com', 'approve');
+    const click = (eventId: string) => app.request('/v1/platforms/email/callback', { method: 'POST', body: JSON.stringify({ user: 'bob@example.com', value, eventId }) });
+    const answers = await Promise.all([click('evt-a'), click('evt-b')]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    const votes = (await hub.view(id))!.votes;
+    expect(votes.map((v) => [v.user, v.step])).toEqual([['bob', 0]]);
+  });
+
+  it('refuses a button of one platform sent through another platform', async () => {
+    const { hub, click, id } = await setUp();
+    const slackButton = hub.chat.tokens.issue({ m: id, d: 'approve', p: 'slack', u: 'bob@example.com', s: 0, x: hub.clock.now() + 60_000 });
+    expect((await click('bob@example.com', slackButton, 'evt-9')).reply.notice?.text).toBe('This button is no longer valid.');
+    expect(await decisions(hub, id)).toHaveLength(0);
+  });
+
   it('answers 404 for a platform that takes no callbacks', async () => {
     const chat = new ScriptedChat('email');
     const hub = await fx.start({ configDoc: chatConfig, adapters: () => [chat] });

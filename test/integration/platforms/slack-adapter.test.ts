@@ -1,6 +1,7 @@
 // Slack beyond the shared contract: Slack's published signature test vector, @slack/web-api as an
 // oracle for the Web API requests, how Slack's errors are classified, how requester text is escaped
 // and cut to Block Kit's limits, and the clicks Slack sends besides approve and reject.
+import { eventually } from '../../support/services.ts';
 import { WebClient } from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../actors/clock.ts';
@@ -186,6 +187,7 @@ describe('slack: callbacks', () => {
     if (inbound.kind !== 'action') throw new Error('expected a click');
     const { actions: _a, ...locked } = card({ status: { tone: 'approved', text: 'Approved by you' } });
     expect(await inbound.answer({ card: locked, notice: { tone: 'success', text: 'You approved it' } })).toEqual({ status: 200 });
+    await eventually(() => s.calls().at(-1)?.method === 'chat.update', 'the chat.update fallback');
     expect(s.updated()).toEqual([{ title: 'Laptop for the new hire', status: 'Approved by you', buttons: [] }]);
     expect(s.calls().at(-1)).toMatchObject({ method: 'chat.update', body: { channel: sent.value.channel, ts: sent.value.ts } });
     expect(JSON.stringify(s.calls().at(-1)!.body)).toContain('You approved it');

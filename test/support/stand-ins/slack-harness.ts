@@ -2,6 +2,7 @@
 // as Slack sends them (a block_actions payload, form-encoded, signed with the v0 scheme over the raw
 // body). The signing here is written from Slack's documentation and checked against Slack's published
 // test vector in slack-adapter.test.ts, so the adapter's verifier is not checked against itself.
+import { eventually } from '../services.ts';
 import { createHash, createHmac } from 'node:crypto';
 import { systemClock } from '../../../actors/clock.ts';
 import { SlackAdapter } from '../../../actors/listeners/chat/slack/slack.adapter.ts';
@@ -85,6 +86,7 @@ export function slackHarness(): ChatHarness & { standIn(): SlackStandIn } {
         if (answer.status !== 200 || answer.body !== '3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P') throw new Error(`challenge not echoed: ${JSON.stringify(answer)}`);
       },
     },
-    replyShown: (_answer, standIn) => standIn.updated().at(-1),
+    // The hub acknowledges at once and replaces the clicked card right after.
+    replyShown: (_answer, standIn) => eventually(() => standIn.updated().at(-1), 'the clicked card replaced'),
   };
 }

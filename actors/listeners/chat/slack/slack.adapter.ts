@@ -91,8 +91,16 @@ export class SlackAdapter implements ChatAdapter {
     return { ok: true, value: { channel, ts } };
   }
 
-  /** Replaces the clicked card (response_url, else chat.update), then acknowledges with an empty 200. */
-  private async answer(click: SlackClick, reply: ActionReply): Promise<HttpAnswer> {
+  /**
+   * Acknowledges at once with an empty 200 (Slack's 3 s clock includes the hub's decision), and
+   * replaces the clicked card right after: through response_url (valid for 30 minutes), else chat.update.
+   */
+  private answer(click: SlackClick, reply: ActionReply): HttpAnswer {
+    void this.replaceClicked(click, reply).catch(() => {});
+    return { status: 200 };
+  }
+
+  private async replaceClicked(click: SlackClick, reply: ActionReply): Promise<void> {
     const blocks = cardBlocks(reply.card, reply.notice);
     const text = fallbackText(reply.card);
     let replaced = false;
@@ -107,7 +115,6 @@ export class SlackAdapter implements ChatAdapter {
     if (!replaced && target) {
       await callSlack('chat.update', { ...target, text, blocks }, { ...this.call, timeoutMs: ANSWER_CALL_TIMEOUT_MS });
     }
-    return { status: 200 };
   }
 }
 
