@@ -27,6 +27,7 @@ import type { AdapterContext, ChatAdapter } from './listeners/chat/chat-adapter.
 import { adaptersFromConfig } from './listeners/chat/adapters-from-config.ts';
 import { setUpChat, type ChatSetup } from './listeners/chat/chat-setup.ts';
 import { openStoragePlatform } from './listeners/storage/open-storage.ts';
+import { Repairer } from './anomalies/repairer.ts';
 import { MessageHost, type Caller, type TurnOutcome } from './message/message-host.ts';
 import type { MessageCommand } from './message/message-turn.ts';
 import type { MessageView, TransitionRecord } from './message/message-view.ts';
@@ -169,10 +170,11 @@ export class Hub {
     defaults.push(...hub.chat.platforms);
     if (storage) defaults.push(storage);
     const listenerOptions = { maxAttempts: o.delivery?.maxAttempts ?? 8, backoffBaseMs: o.delivery?.backoffBaseMs ?? 500, ackWaitMs: o.ackWaitMs ?? 30_000, onError, metrics: hub.metrics };
-    const listeners = (o.platforms ? o.platforms(defaults) : defaults).map(
-      (p) => new PlatformListener(p, nats, store, holdings, host, clock, listenerOptions),
-    );
-    const worker = new ProcessingWorker(nats, host, o.config, compileConditions(o.config.types), { ackWaitMs: o.ackWaitMs ?? 30_000, onError });
+    const platforms = o.platforms ? o.platforms(defaults) : defaults;
+    const listeners = platforms.map((p) => new PlatformListener(p, nats, store, holdings, host, clock, listenerOptions));
+    const worker = new ProcessingWorker(nats, host, o.config, compileConditions(o.config.types), {
+      ackWaitMs: o.ackWaitMs ?? 30_000, onError, repairer: new Repairer(platforms, store, host),
+    });
     await Promise.all([...listeners.map((l) => l.start()), worker.start()]);
     const passivation = setInterval(() => host.passivateIdle(), 30_000);
     passivation.unref();
@@ -180,7 +182,7 @@ export class Hub {
       () => clearInterval(passivation),
       () => worker.stop(),
       ...listeners.map((l) => () => l.stop()),
-      async () => void (await storage?.close?.()),
+      async () => void (await Promise.all([storage?.close?.(), ...hub.chat.platforms.map((p) => p.close())])),
       () => timers.stop(),
       () => relay.stop(),
     );

@@ -54,5 +54,6 @@ export function resolveSubmission(config: AssentConfig, id: string, requester: s
     platforms: [...type.platforms],
     ...(type.deadlineMs ? { deadlineMs: type.deadlineMs } : {}),
     ...(type.reminderMs ? { reminderMs: type.reminderMs } : {}),
+    ...(type.compensate ? { compensable: true } : {}),
   };
 }

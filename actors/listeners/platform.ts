@@ -1,6 +1,7 @@
 // A platform: anywhere a message's life shows (the portal, the storage table, a chat app, email, a
 // webhook subscriber). Each is one small interface; what it can do is declared as data, not
 // discovered by `if`s, so the listener and the anomaly scan choose their moves from it.
+import type { RepairInstruction } from '../../machines/message.types.ts';
 import type { TransitionRecord } from '../message/message-view.ts';
 import type { DeliveryResult } from './webhook/deliver-webhook.ts';
 
@@ -41,6 +42,16 @@ export interface Platform {
   deliver(record: TransitionRecord): Promise<DeliveryResult>;
   /** What the platform holds now for a message (for the anomaly scan); undefined when nothing. */
   holds?(messageId: string): Promise<Held | undefined>;
+  /**
+   * Carries out a repair instruction (claim 5): writes `canonical` (the record at the instruction's
+   * version) where the instruction's location says, unconditionally, then reads it back. `verified`
+   * says whether what the platform holds now is exactly what was written.
+   */
+  repair?(instruction: RepairInstruction, canonical: TransitionRecord): Promise<RepairOutcome>;
   /** Releases connections; called once when the hub stops. */
   close?(): Promise<void>;
 }
+
+export type RepairOutcome =
+  | { ok: true; verified: boolean; detail: string }
+  | { ok: false; retryable: boolean; error: string };

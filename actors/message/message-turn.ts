@@ -3,10 +3,11 @@
 //   xstate.raise with a delay  -> a durable timer (Redis sorted set), due at now + delay
 //   xstate.cancel              -> that timer removed
 //   requestProcessing          -> a processing command in the outbox
+//   requestRepair              -> a repair command in the outbox (an instruction for a platform)
 // and every turn becomes one transition record: the log entry and the broadcast, at version + 1.
 import { initialTransition } from 'xstate';
 import { messageMachine } from '../../machines/message.machine.ts';
-import type { Decision, EventMeta, MessageEvent, MessageInput } from '../../machines/message.types.ts';
+import type { Decision, EventMeta, MessageContext, MessageEvent, MessageInput, RepairInstruction } from '../../machines/message.types.ts';
 import type { TimerChange } from '../../transport/redis/redis-message-store.ts';
 import { awaitingOf, topStateOf, viewOf, type TransitionRecord } from './message-view.ts';
 import { transitionMessage } from './pure-transition.ts';
@@ -25,12 +26,27 @@ export interface ProcessingCommand {
   payload: unknown;
   requester: string;
   votes: unknown[];
+  /** Instead of the decision's operation: a value the requester accepted, or the type's compensation. */
+  run?: MessageContext['run'];
 }
+
+/** Carry out an instruction on a platform, read the record back, answer REPAIRED. */
+export interface RepairCommand {
+  kind: 'repair';
+  messageId: string;
+  /** The version the instruction was made at: the canonical record to write is that version's. */
+  version: number;
+  instruction: RepairInstruction;
+}
+
+export type Command = ProcessingCommand | RepairCommand;
+
+export const isRepair = (c: Command): c is RepairCommand => 'kind' in c && c.kind === 'repair';
 
 export interface TurnPlan {
   next: MessageSnapshot;
   record: TransitionRecord;
-  commands: ProcessingCommand[];
+  commands: Command[];
   addTimers: TimerChange[];
   removeTimers: string[];
 }
@@ -76,7 +92,10 @@ function plan(
       out.commands.push({
         messageId: c.id, version: meta.version, idempotencyKey: `${c.id}:${key}`, key, decision: params.decision as Decision,
         type: c.type, title: c.title, payload: c.payload, requester: c.requester, votes: c.votes,
+        ...(params.run ? { run: params.run as MessageContext['run'] } : {}),
       });
+    } else if (action.type === 'requestRepair') {
+      out.commands.push({ kind: 'repair', messageId: c.id, version: meta.version, instruction: params.instruction as RepairInstruction });
     }
   }
   const before = prev ? awaitingOf(prev) : [];

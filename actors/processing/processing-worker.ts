@@ -5,10 +5,14 @@
 // with the same idempotency key (the endpoint drops the copy) and the answer's event id makes the
 // actor apply it once. A retry after an exception keeps the idempotency key but is a new run (a new
 // command version), so its answer has an event id of its own.
+//
+// The same queue carries repair commands (an instruction for a platform, after the requester chose
+// resync for a record held wrongly); those go to the Repairer.
 import type { InboundMessage, JetStreamTransport } from '../../transport/nats/jetstream-transport.ts';
 import type { AssentConfig } from '../config/config.schema.ts';
 import type { MessageHost } from '../message/message-host.ts';
-import type { ProcessingCommand } from '../message/message-turn.ts';
+import { isRepair, type Command, type ProcessingCommand } from '../message/message-turn.ts';
+import type { Repairer } from '../anomalies/repairer.ts';
 import type { ConditionsCheck } from './conditions.ts';
 import { runOperation, type OperationOutcome } from './run-operation.ts';
 
@@ -20,7 +24,7 @@ export class ProcessingWorker {
     private readonly host: MessageHost,
     private readonly config: AssentConfig,
     private readonly conditions: ConditionsCheck,
-    private readonly opts: { ackWaitMs: number; onError: (e: unknown) => void; fetch?: typeof fetch },
+    private readonly opts: { ackWaitMs: number; onError: (e: unknown) => void; fetch?: typeof fetch; repairer?: Repairer },
   ) {}
 
   async start(): Promise<void> {
@@ -32,12 +36,21 @@ export class ProcessingWorker {
   }
 
   private async handle(m: InboundMessage): Promise<void> {
-    const command = JSON.parse(m.data) as ProcessingCommand;
+    const parsed = JSON.parse(m.data) as Command;
     const keepAlive = setInterval(() => m.inProgress(), Math.max(1000, this.opts.ackWaitMs / 3));
     try {
+      if (isRepair(parsed)) {
+        if (!this.opts.repairer) throw new Error('a repair command, and no repairer in this hub');
+        await this.opts.repairer.run(parsed);
+        await m.ack();
+        return;
+      }
+      const command = parsed;
       const outcome = limitSize(await this.process(command));
+      // A compensation's answer is distributed as it is: the conditions describe the result it undoes.
+      const verdict = (data: unknown) => (command.run?.kind === 'compensate' ? { ok: true, errors: [] } : verdictOf(this.conditions(command.type, data)));
       const event = outcome.ok
-        ? { type: 'PROCESSED' as const, key: command.key, data: outcome.data, verdict: verdictOf(this.conditions(command.type, outcome.data)) }
+        ? { type: 'PROCESSED' as const, key: command.key, data: outcome.data, verdict: verdict(outcome.data) }
         : { type: 'PROCESSING_FAILED' as const, key: command.key, error: outcome.error, unknown: outcome.unknown };
       await this.host.run({
         kind: 'event', messageId: command.messageId, event, eventId: `processed:${command.idempotencyKey}:v${command.version}`, caller: { platform: 'assent' },
@@ -50,12 +63,15 @@ export class ProcessingWorker {
 
   private process(c: ProcessingCommand): Promise<OperationOutcome> {
     const type = this.config.types[c.type];
+    if (c.run?.kind === 'accept') return Promise.resolve({ ok: true, data: c.run.data });
     if (!type) return Promise.resolve({ ok: false, permanent: true, unknown: false, error: `message type ${c.type} is no longer configured` });
+    const operation = c.run?.kind === 'compensate' ? type.compensate : type.processing[c.decision];
+    if (!operation) return Promise.resolve({ ok: false, permanent: true, unknown: false, error: `message type ${c.type} has no compensating operation` });
     const input = {
       messageId: c.messageId, idempotencyKey: c.idempotencyKey, type: c.type, title: c.title, payload: c.payload,
       requester: c.requester, decision: c.decision, decisions: c.votes,
     };
-    return runOperation(type.processing[c.decision], input, { allow: this.config.network.allow, ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}) });
+    return runOperation(operation, input, { allow: this.config.network.allow, ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}) });
   }
 
   async stop(): Promise<void> {
