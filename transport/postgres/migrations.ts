@@ -20,6 +20,14 @@ export interface Migration {
 
 export const MIGRATIONS_TABLE = 'assent_schema_migrations';
 
+/** The session setting the hub sets (local to its transaction) on its own writes; the triggers read it. */
+export const WRITER_SETTING = 'assent.writer';
+
+/** The tombstones of a results table: `<table>_deleted`, in the same schema. */
+export function tombstoneTable(table: string): string {
+  return `${table}_deleted`;
+}
+
 export const STORAGE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -78,7 +86,82 @@ export const STORAGE_MIGRATIONS: readonly Migration[] = [
         create index on ${t} (row_changed_at);`;
     },
   },
+  {
+    version: 3,
+    name: 'tombstones and scan index',
+    // What the incremental anomaly scan needs beyond row_changed_at (transport/postgres/result-scan.ts):
+    // - `<table>_deleted`, one tombstone per row that left the table: deleted, truncated away, or
+    //   renamed by a hand edit of message_id (the old id no longer has a row). AFTER triggers, so a
+    //   statement that fails leaves none. The functions are SECURITY DEFINER (owned by the role that
+    //   migrates, which owns the tombstones): whoever can delete a row leaves its tombstone, without
+    //   needing rights on the tombstone table. Pruned by age (`pruneDeletions`).
+    // - edited_by_hub from who wrote, not from the version: the hub marks its own statements with
+    //   `set_config('assent.writer', 'hub', true)` (local to its transaction), so a hand edit that
+    //   raises the version, or a hand insert, is no longer taken for the hub's.
+    // - (row_changed_at, message_id) for keyset pages of changes, replacing (row_changed_at) alone.
+    sql: ({ schema, table }) => {
+      const t = qualified(schema, table);
+      const tomb = qualified(schema, tombstoneTable(table));
+      const changed = qualified(schema, 'assent_row_changed');
+      const gone = qualified(schema, 'assent_row_gone');
+      const truncated = qualified(schema, 'assent_rows_truncated');
+      const byHub = `coalesce(current_setting('${WRITER_SETTING}', true), '') = 'hub'`;
+      return `
+        create table ${tomb} (
+          id bigserial primary key,
+          message_id text not null,
+          location uuid not null,
+          version integer not null,
+          content_hash text not null,
+          deleted_at timestamptz not null default clock_timestamp(),
+          deleted_by_hub boolean not null default false
+        );
+        create index on ${tomb} (deleted_at, id);
+        create or replace function ${changed}() returns trigger language plpgsql as $fn$
+        begin
+          new.row_changed_at := clock_timestamp();
+          new.edited_by_hub := ${byHub};
+          return new;
+        end
+        $fn$;
+        create function ${gone}() returns trigger language plpgsql security definer set search_path = pg_catalog, pg_temp as $fn$
+        begin
+          insert into ${tomb} (message_id, location, version, content_hash, deleted_by_hub)
+            values (old.message_id, old.location, old.version, old.content_hash, ${byHub});
+          return null;
+        end
+        $fn$;
+        create function ${truncated}() returns trigger language plpgsql security definer set search_path = pg_catalog, pg_temp as $fn$
+        begin
+          insert into ${tomb} (message_id, location, version, content_hash, deleted_by_hub)
+            select message_id, location, version, content_hash, ${byHub} from ${t};
+          return null;
+        end
+        $fn$;
+        create trigger ${quoteIdent('assent_row_deleted')} after delete on ${t}
+          for each row execute function ${gone}();
+        create trigger ${quoteIdent('assent_row_renamed')} after update of message_id on ${t}
+          for each row when (old.message_id is distinct from new.message_id) execute function ${gone}();
+        create trigger ${quoteIdent('assent_rows_truncated')} before truncate on ${t}
+          for each statement execute function ${truncated}();
+        create index on ${t} (row_changed_at, message_id);
+        do $do$
+        declare single regclass;
+        begin
+          select i.indexrelid::regclass into single from pg_index i
+            join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+            where i.indrelid = ${sqlLiteral(t)}::regclass and i.indnatts = 1 and a.attname = 'row_changed_at';
+          if single is not null then execute format('drop index %s', single); end if;
+        end
+        $do$;`;
+    },
+  },
 ];
+
+
+function sqlLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
 
 /** Applies the steps not yet recorded; answers the versions this call applied (none on a restart). */
 export async function migrateStorage(pool: Pool, target: StorageTarget, steps: readonly Migration[] = STORAGE_MIGRATIONS): Promise<number[]> {

@@ -9,7 +9,8 @@
 // repeats identically on retry, so it is permanent.
 import { DatabaseError } from 'pg';
 
-export type PostgresErrorCode = 'POSTGRES_UNAVAILABLE' | 'POSTGRES_REFUSED' | 'POSTGRES_MIGRATION_CONFLICT';
+/** POSTGRES_CONFLICT: a write lost a race on a unique value to a concurrent writer (retryable; see forceResultRow). */
+export type PostgresErrorCode = 'POSTGRES_UNAVAILABLE' | 'POSTGRES_REFUSED' | 'POSTGRES_MIGRATION_CONFLICT' | 'POSTGRES_CONFLICT';
 
 export class PostgresError extends Error {
   constructor(readonly code: PostgresErrorCode, readonly retryable: boolean, message: string, options?: { cause?: unknown }) {

@@ -1,8 +1,17 @@
-// The two operations on the results table: write a message's row (only ever forward in version) and
-// read one back as stored. Timestamps travel as text in one fixed form (UTC, microseconds), so what is
-// read back is byte for byte what was written and a hand edit of a sub-millisecond is still seen.
-import type { Pool } from 'pg';
-import { translatePostgresError } from './postgres-error.ts';
+// The operations on the results table: write a message's row (only ever forward in version), write or
+// delete it unconditionally for a repair instruction, and read one back as stored. Timestamps travel
+// as text in one fixed form (UTC, microseconds), so what is read back is byte for byte what was
+// written and a hand edit of a sub-millisecond is still seen.
+//
+// Every write of the hub marks itself for the table's trigger with `set_config('assent.writer',
+// 'hub', true)` inside the same statement (local to its transaction, so it never outlives it on a
+// pooled connection): the trigger sets `edited_by_hub` from it, and the tombstone trigger
+// `deleted_by_hub` (migration 3). The mark is a `where` on the statement's one-row `select`, which
+// PostgreSQL evaluates before the row reaches the insert, hence before any trigger: one round trip,
+// no explicit transaction.
+import { DatabaseError, type Pool } from 'pg';
+import { WRITER_SETTING } from './migrations.ts';
+import { PostgresError, translatePostgresError } from './postgres-error.ts';
 import { qualified, type StorageTarget } from './sql-identifier.ts';
 
 /** The columns the hub writes, as the hub writes them; jsonb columns hold any JSON value or null. */
@@ -44,17 +53,32 @@ export function timestampText(ms: number): string {
   return new Date(ms).toISOString().replace(/Z$/, '000Z');
 }
 
+/** The SQL expression that marks the current transaction's writes as the hub's (see the header). */
+export const MARK_HUB_WRITE = `set_config('${WRITER_SETTING}', 'hub', true)`;
+
+const COLUMN_TYPES: Record<(typeof WRITTEN_COLUMNS)[number], string> = {
+  message_id: 'text', type: 'text', title: 'text', requester: 'text', state: 'text',
+  decision: 'jsonb', approvers: 'jsonb', result: 'jsonb', condition_errors: 'jsonb',
+  version: 'integer', created_at: 'timestamptz', updated_at: 'timestamptz',
+};
+
+/** Columns, typed placeholders (`$1::text`, …) and values of a row and its hash, in one order. */
+function rowParams(row: ResultRow, contentHash: string) {
+  const columns: string[] = [...WRITTEN_COLUMNS, 'content_hash'];
+  const values: unknown[] = [...WRITTEN_COLUMNS.map((c) => (JSONB.has(c) ? jsonParam(row[c]) : row[c])), contentHash];
+  const placeholders = [...WRITTEN_COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}`), `$${WRITTEN_COLUMNS.length + 1}::text`];
+  const updates = columns.filter((c) => c !== 'message_id').map((c) => `${c} = excluded.${c}`);
+  return { columns, values, placeholders, updates };
+}
+
 /**
  * Writes the row unless the table holds this version or a later one already. Answers whether it
  * wrote: a repeated or overtaken delivery changes nothing (and fires no trigger).
  */
 export async function upsertResultRow(pool: Pool, target: StorageTarget, url: string, row: ResultRow, contentHash: string): Promise<boolean> {
-  const columns = [...WRITTEN_COLUMNS, 'content_hash'];
-  const values = [...WRITTEN_COLUMNS.map((c) => (JSONB.has(c) ? jsonParam(row[c]) : row[c])), contentHash];
-  const placeholders = columns.map((c, i) => (JSONB.has(c) ? `$${i + 1}::jsonb` : `$${i + 1}`));
-  const updates = columns.filter((c) => c !== 'message_id').map((c) => `${c} = excluded.${c}`);
+  const { columns, values, placeholders, updates } = rowParams(row, contentHash);
   const sql = `insert into ${qualified(target.schema, target.table)} as t (${columns.join(', ')})
-    values (${placeholders.join(', ')})
+    select ${placeholders.join(', ')} where ${MARK_HUB_WRITE} is not null
     on conflict (message_id) do update set ${updates.join(', ')}, synced_at = now()
     where t.version < excluded.version`;
   try {
@@ -65,17 +89,59 @@ export async function upsertResultRow(pool: Pool, target: StorageTarget, url: st
   }
 }
 
+/**
+ * A repair: writes the row whatever version the table holds (a hand edit may have raised it). An
+ * existing row of the message keeps its `location`; a message without a row gets `location` back
+ * (the uuid its deleted row had), or a new uuid when another row holds that one (a row whose
+ * message_id was edited by hand keeps its uuid, and is that other message's business).
+ */
+export async function forceResultRow(pool: Pool, target: StorageTarget, url: string, row: ResultRow, contentHash: string, location: string): Promise<void> {
+  const { columns, values, placeholders, updates } = rowParams(row, contentHash);
+  const t = qualified(target.schema, target.table);
+  const loc = `$${values.length + 1}::uuid`;
+  const sql = `insert into ${t} as t (${columns.join(', ')}, location)
+    select ${placeholders.join(', ')}, coalesce((select ${loc} where not exists (select 1 from ${t} where location = ${loc})), gen_random_uuid())
+    where ${MARK_HUB_WRITE} is not null
+    on conflict (message_id) do update set ${updates.join(', ')}, synced_at = now()`;
+  try {
+    await pool.query(sql, [...values, location]);
+  } catch (e) {
+    const failure = translatePostgresError(e, url, `repairing message ${row.message_id} v${row.version}`);
+    // The uuid was free when checked and taken at the insert (another repair at the same moment):
+    // the next try finds it taken and draws a new one.
+    if (e instanceof DatabaseError && e.code === '23505') throw new PostgresError('POSTGRES_CONFLICT', true, failure.message);
+    throw failure;
+  }
+}
+
+/** A repair: removes the message's row (its tombstone says the hub did). Answers whether there was one. */
+export async function deleteResultRow(pool: Pool, target: StorageTarget, url: string, messageId: string): Promise<boolean> {
+  try {
+    const res = await pool.query(
+      `delete from ${qualified(target.schema, target.table)} where message_id = $1 and ${MARK_HUB_WRITE} is not null`, [messageId]);
+    return res.rowCount === 1;
+  } catch (e) {
+    throw translatePostgresError(e, url, `deleting message ${messageId}`);
+  }
+}
+
+/** The select list that reads a row as `StoredResultRow` (timestamps as text, location as text). */
+export const STORED_COLUMNS_SQL = [
+  ...[...WRITTEN_COLUMNS, 'content_hash', 'edited_by_hub'].filter((c) => !TIMESTAMPS.includes(c)),
+  'location::text as location',
+  ...TIMESTAMPS.map((c) => `to_char(${c} at time zone 'UTC', ${UTC_MICROS}) as ${c}`),
+].join(', ');
+
+/** `to_char` of a timestamptz expression in the table's text form of a timestamp. */
+export function timestampSql(expression: string): string {
+  return `to_char((${expression}) at time zone 'UTC', ${UTC_MICROS})`;
+}
+
 /** The row of a message as stored now, or undefined when there is none. */
 export async function readResultRow(pool: Pool, target: StorageTarget, url: string, messageId: string): Promise<StoredResultRow | undefined> {
-  const plain = [...WRITTEN_COLUMNS, 'content_hash', 'edited_by_hub'].filter((c) => !TIMESTAMPS.includes(c));
-  const select = [
-    ...plain,
-    'location::text as location',
-    ...TIMESTAMPS.map((c) => `to_char(${c} at time zone 'UTC', ${UTC_MICROS}) as ${c}`),
-  ];
   try {
     const res = await pool.query<StoredResultRow>(
-      `select ${select.join(', ')} from ${qualified(target.schema, target.table)} where message_id = $1`, [messageId]);
+      `select ${STORED_COLUMNS_SQL} from ${qualified(target.schema, target.table)} where message_id = $1`, [messageId]);
     return res.rows[0];
   } catch (e) {
     throw translatePostgresError(e, url, `reading message ${messageId}`);

@@ -61,6 +61,15 @@ export function contentHash(row: HashedContent): string {
   return createHash('sha256').update(canonicalJson(hashed)).digest('hex');
 }
 
+/**
+ * The hashed columns whose values differ between two rows (compared in canonical JSON, so key order
+ * inside jsonb does not count): empty when `found` holds exactly `expected`. For verifying a repair
+ * and for telling expected against found.
+ */
+export function differingColumns(expected: HashedContent, found: HashedContent): Array<keyof ResultRow> {
+  return HASHED_COLUMNS.filter((c) => canonicalJson(expected[c] ?? null) !== canonicalJson(found[c] ?? null));
+}
+
 /** The hash covers every column the hub writes, and nothing the database fills in itself. */
 export const HASHED_COLUMNS: ReadonlyArray<keyof ResultRow> = WRITTEN_COLUMNS;
 

@@ -7,16 +7,73 @@
 // Each row carries the hash of the columns the hub wrote (see storage-row.ts) and a trigger-kept
 // `row_changed_at`, so the anomaly scan finds the rows changed since its last pass and tells a hand
 // edit from the hub's writes; `holds()` reads a row back as stored for that comparison.
+//
+// For the anomaly scan (transport/postgres/result-scan.ts has the why): `scanChanges` and
+// `scanDeletions` read what changed or left the table since a watermark, `fullPass` reads every row,
+// each row answered as `holds()` answers it plus whether its content still has its hash; `repair`
+// executes an instruction (write the expected row whatever the table holds, or delete it) and reads
+// the row back in the same call for the caller to verify.
 import type { Pool } from 'pg';
 import type { StorageSettings } from '../../config/platforms.schema.ts';
 import { migrateStorage } from '../../../transport/postgres/migrations.ts';
 import { translatePostgresError } from '../../../transport/postgres/postgres-error.ts';
 import { openPostgresPool, type PostgresPoolOptions } from '../../../transport/postgres/postgres-pool.ts';
-import { readResultRow, upsertResultRow, WRITTEN_COLUMNS } from '../../../transport/postgres/result-rows.ts';
+import {
+  deleteResultRow, forceResultRow, readResultRow, upsertResultRow, WRITTEN_COLUMNS, type StoredResultRow,
+} from '../../../transport/postgres/result-rows.ts';
+import {
+  fullPass, pruneDeletions, scanChanges, scanDeletions, TOMBSTONE_RETENTION_MS,
+  type ScanOptions, type ScanPass, type ScanWatermark,
+} from '../../../transport/postgres/result-scan.ts';
 import type { StorageTarget } from '../../../transport/postgres/sql-identifier.ts';
+import type { RepairInstruction } from '../../../machines/message.types.ts';
 import type { TransitionRecord } from '../../message/message-view.ts';
-import type { DeliveryResult, Held, Platform } from '../platform.ts';
-import { contentHash, storageRow } from './storage-row.ts';
+import type { DeliveryResult, Held, Platform, RepairOutcome } from '../platform.ts';
+import { contentHash, differingColumns, storageRow, type StorageRow } from './storage-row.ts';
+
+/** A row as a scan reads it: what `holds()` would answer, and what the scan compares first. */
+export interface ScannedHeld {
+  messageId: string;
+  held: Held;
+  /** `contentHash(held.content) === held.contentHash`: false after a hand edit of a hashed column. */
+  hashMatches: boolean;
+  /** When the row last changed (trigger-kept, text form of `timestampText`). */
+  rowChangedAt: string;
+  /** The last write was the hub's (a delivery or a repair), not a person's. */
+  editedByHub: boolean;
+}
+
+/** A row that left the table (deleted, truncated, or its message_id edited away), from its tombstone. */
+export interface DeletedHeld {
+  messageId: string;
+  /** The location the row had, as `holds()` answered it: a repair can restore the row there. */
+  location: string;
+  version: number;
+  /** The hash the hub last wrote to the row. */
+  contentHash: string;
+  deletedAt: string;
+  /** The hub deleted it (a repair instruction); anything else is a hand delete. */
+  deletedByHub: boolean;
+}
+
+/** What to write where (claim 5): the expected row (`storageRow(record)`), or that the row must go. */
+export interface RowRepairInstruction {
+  messageId: string;
+  /** The row's location as `holds()` or a tombstone answered it. */
+  location: string;
+  write?: StorageRow;
+  delete?: true;
+}
+
+export type RowRepairOutcome = { ok: true; held: Held | undefined } | { ok: false; retryable: boolean; error: string };
+
+/**
+ * An anomaly's location for a row of the table (the issue's "platform, table, row key, fields"):
+ * `row` is the row's location as `holds()` or a tombstone answers it, which `repair` reads.
+ */
+export type StorageLocation = { platform: 'storage'; table: string; rowKey: string; row: string; fields?: string[] };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class StoragePlatform implements Platform {
   readonly name = 'storage';
@@ -62,10 +119,137 @@ export class StoragePlatform implements Platform {
 
   async holds(messageId: string): Promise<Held | undefined> {
     const stored = await readResultRow(this.pool, this.target, this.url, messageId);
-    if (!stored) return undefined;
+    return stored && this.heldOf(stored);
+  }
+
+  private heldOf(stored: StoredResultRow): Held {
     const content: Record<string, unknown> = {};
     for (const c of WRITTEN_COLUMNS) content[c] = stored[c];
     return { version: stored.version, location: this.locationOf(stored.location), content, contentHash: stored.content_hash };
+  }
+
+  private scannedOf(stored: StoredResultRow): ScannedHeld {
+    const held = this.heldOf(stored);
+    return {
+      messageId: stored.message_id, held, hashMatches: contentHash(held.content) === held.contentHash,
+      rowChangedAt: stored.row_changed_at, editedByHub: stored.edited_by_hub,
+    };
+  }
+
+  /**
+   * One pass over the rows changed after `from` (start with `SCAN_START`); answers `resume`, the
+   * watermark to keep for the next pass. Rows changed while a pass ran may come again in the next
+   * one (see result-scan.ts): the same (messageId, rowChangedAt) is the same row version.
+   */
+  async scanChanges(from: ScanWatermark, onPage: (rows: ScannedHeld[]) => void | Promise<void>, opts: ScanOptions = {}): Promise<ScanPass> {
+    try {
+      return await scanChanges(this.pool, this.target, from, opts, (rows) => onPage(rows.map((r) => this.scannedOf(r))));
+    } catch (e) {
+      throw translatePostgresError(e, this.url, `scanning changes of ${this.target.schema}.${this.target.table}`);
+    }
+  }
+
+  /** One pass over the rows that left the table after `from`, as `scanChanges`. */
+  async scanDeletions(from: ScanWatermark, onPage: (rows: DeletedHeld[]) => void | Promise<void>, opts: ScanOptions = {}): Promise<ScanPass> {
+    try {
+      return await scanDeletions(this.pool, this.target, from, opts, (rows) => onPage(rows.map((r) => ({
+        messageId: r.message_id, location: this.locationOf(r.location), version: r.version, contentHash: r.content_hash,
+        deletedAt: r.deleted_at, deletedByHub: r.deleted_by_hub,
+      }))));
+    } catch (e) {
+      throw translatePostgresError(e, this.url, `scanning deletions of ${this.target.schema}.${this.target.table}`);
+    }
+  }
+
+  /** Every row once, in pages by message id (the periodic full pass). */
+  async fullPass(onPage: (rows: ScannedHeld[]) => void | Promise<void>, opts: { pageSize?: number } = {}): Promise<{ rows: number; pages: number }> {
+    try {
+      return await fullPass(this.pool, this.target, opts, (rows) => onPage(rows.map((r) => this.scannedOf(r))));
+    } catch (e) {
+      throw translatePostgresError(e, this.url, `reading ${this.target.schema}.${this.target.table}`);
+    }
+  }
+
+  /** Drops tombstones older than the retention; answers how many. */
+  async pruneDeletions(retentionMs: number = TOMBSTONE_RETENTION_MS): Promise<number> {
+    try {
+      return await pruneDeletions(this.pool, this.target, retentionMs);
+    } catch (e) {
+      throw translatePostgresError(e, this.url, `pruning tombstones of ${this.target.schema}.${this.target.table}`);
+    }
+  }
+
+  /**
+   * Executes a repair instruction and reads the row back. `write` goes in whatever version the row
+   * holds (a hand edit may have raised it), marked as the hub's write; the row keeps its location,
+   * or gets the instruction's back when it was deleted (a new one if another row holds that uuid).
+   * `delete` removes the message's row. `held` is the row as stored after the repair (undefined once
+   * deleted): the caller verifies it, e.g. `held.contentHash === contentHash(write)` and
+   * `differingColumns(write, held.content)` empty.
+   */
+  async repairRow(instruction: RowRepairInstruction): Promise<RowRepairOutcome> {
+    const { messageId, location, write } = instruction;
+    const refuse = (error: string): RowRepairOutcome => ({ ok: false, retryable: false, error: `repairing message ${messageId}: ${error}` });
+    const rowLocation = this.rowLocationOf(location);
+    if (!rowLocation) return refuse(`${location} is not a row location of ${this.target.schema}.${this.target.table}`);
+    if ((write === undefined) === (instruction.delete !== true)) return refuse('an instruction either writes a row or deletes it');
+    if (write && write.message_id !== messageId) return refuse(`the row to write is message ${write.message_id}'s`);
+    try {
+      if (write) await forceResultRow(this.pool, this.target, this.url, write, contentHash(write), rowLocation);
+      else await deleteResultRow(this.pool, this.target, this.url, messageId);
+      return { ok: true, held: await this.holds(messageId) };
+    } catch (e) {
+      const failure = translatePostgresError(e, this.url, `repairing message ${messageId}`);
+      return { ok: false, retryable: failure.retryable, error: failure.message };
+    }
+  }
+
+  /**
+   * The platforms' repair (claim 5), for the repairer: the instruction's `location` is a
+   * `StorageLocation`; `write` writes `storageRow(canonical)`, `delete` removes the row; verified
+   * when the read-back is exactly the expected row with its hash (or no row, for a delete).
+   */
+  async repair(instruction: RepairInstruction, canonical: TransitionRecord): Promise<RepairOutcome> {
+    const row = instruction.location.row;
+    if (typeof row !== 'string') {
+      return { ok: false, retryable: false, error: `repairing message ${canonical.messageId}: the instruction's location has no row` };
+    }
+    const expected = storageRow(canonical);
+    const done = await this.repairRow(instruction.action === 'write'
+      ? { messageId: canonical.messageId, location: row, write: expected }
+      : { messageId: canonical.messageId, location: row, delete: true });
+    if (!done.ok) return done;
+    const held = done.held;
+    if (instruction.action === 'delete') {
+      return held ? { ok: true, verified: false, detail: `row ${held.location} is still there after the delete` }
+        : { ok: true, verified: true, detail: `no row for message ${canonical.messageId}` };
+    }
+    if (!held) return { ok: true, verified: false, detail: `no row for message ${canonical.messageId} after the write` };
+    const differing = differingColumns(expected, held.content);
+    const verified = differing.length === 0 && held.contentHash === contentHash(expected);
+    return {
+      ok: true, verified,
+      detail: verified ? `row ${held.location} holds v${held.version} as written`
+        : `row ${held.location} read back differs${differing.length ? ` in ${differing.join(', ')}` : ' in its content hash'}`,
+    };
+  }
+
+  /** The `StorageLocation` of a message's row, `row` as `holds()` or a tombstone answered it. */
+  locationRecord(messageId: string, row: string, fields?: string[]): StorageLocation {
+    return { platform: 'storage', table: `${this.target.schema}.${this.target.table}`, rowKey: messageId, row, ...(fields ? { fields } : {}) };
+  }
+
+  /**
+   * The row uuid of a location of this table (`…/<schema>.<table>/<uuid>`, as `locationOf` builds
+   * it), or undefined. The server part is not compared: it is the configured URL's, which may name
+   * the same server differently after a restart.
+   */
+  rowLocationOf(location: string): string | undefined {
+    const slash = location.lastIndexOf('/');
+    const uuid = location.slice(slash + 1);
+    const table = location.slice(0, slash + 1);
+    if (!location.startsWith('postgres://') || !table.endsWith(`/${this.target.schema}.${this.target.table}/`) || !UUID.test(uuid)) return undefined;
+    return uuid.toLowerCase();
   }
 
   /**

@@ -33,10 +33,17 @@ describe('storage migrations', () => {
       content_hash: 'text', created_at: 'timestamp with time zone', updated_at: 'timestamp with time zone',
       synced_at: 'timestamp with time zone', row_changed_at: 'timestamp with time zone', edited_by_hub: 'boolean',
     });
-    const indexes = await db.pool().query<{ def: string }>('select indexdef as def from pg_indexes where schemaname = $1', [schema]);
-    for (const col of ['message_id', 'location', 'synced_at', 'state', 'requester', 'row_changed_at']) {
-      expect(indexes.rows.some((r) => r.def.includes(`(${col})`)), `index on ${col}`).toBe(true);
-    }
+    expect(await columnsOf(schema, 'assent_results_deleted')).toEqual({
+      id: 'bigint', message_id: 'text', location: 'uuid', version: 'integer', content_hash: 'text',
+      deleted_at: 'timestamp with time zone', deleted_by_hub: 'boolean',
+    });
+    const indexes = await db.pool().query<{ table: string; def: string }>(
+      'select tablename as table, indexdef as def from pg_indexes where schemaname = $1', [schema]);
+    const on = (table: string) => indexes.rows.filter((r) => r.table === table).map((r) => r.def.replace(/^.* USING btree /, ''));
+    // Migration 3 replaced the index on row_changed_at alone by the scan's keyset index.
+    expect(on('assent_results').sort()).toEqual(
+      ['(location)', '(message_id)', '(requester)', '(row_changed_at, message_id)', '(state)', '(synced_at)']);
+    expect(on('assent_results_deleted').sort()).toEqual(['(deleted_at, id)', '(id)']);
 
     expect(await migrateStorage(db.pool(), target)).toEqual([]);
     expect(await recorded(schema)).toHaveLength(ALL.length);
