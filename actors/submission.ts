@@ -54,6 +54,7 @@ export function resolveSubmission(config: AssentConfig, id: string, requester: s
     platforms: [...type.platforms],
     ...(type.deadlineMs ? { deadlineMs: type.deadlineMs } : {}),
     ...(type.reminderMs ? { reminderMs: type.reminderMs } : {}),
+    ...(type.escalate && type.deadlineMs ? { escalateTo: [...type.escalate] } : {}),
     ...(type.compensate ? { compensable: true } : {}),
   };
 }

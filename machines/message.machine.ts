@@ -116,6 +116,12 @@ export const messageMachine = setup({
     recordReturn: assign(({ event }) => ({
       returned: { by: event.meta.user ?? 'unknown', comment: (event as Ev<'RETURN'>).comment },
     })),
+    // The deadline passed: the type's escalation approvers join the current step, once.
+    escalate: assign(({ context, event }) => ({
+      escalated: { at: event.meta.at, step: context.step },
+      steps: context.steps.map((s, i) =>
+        i === context.step ? { ...s, approvers: [...new Set([...s.approvers, ...(context.escalateTo ?? [])])] } : s),
+    })),
     countReminder: assign({ reminders: ({ context }) => context.reminders + 1 }),
     armApprovalTimers: enqueueActions(({ context, enqueue }) => {
       if (context.deadlineMs) enqueue.raise({ type: 'DEADLINE' } as MessageEvent, { delay: context.deadlineMs, id: 'deadline' });
@@ -210,6 +216,7 @@ export const messageMachine = setup({
   },
   guards: {
     isRequester,
+    escalates: ({ context }) => (context.escalateTo?.length ?? 0) > 0 && context.escalated === undefined,
     isNewAnomaly: ({ context, event }) => {
       if (event.type !== 'ANOMALY_FOUND') return true;
       const { id } = anomalyOf(event);
@@ -302,7 +309,10 @@ export const messageMachine = setup({
         },
         WITHDRAW: { guard: 'isRequester', target: 'withdrawn', actions: 'withdraw' },
         REMIND: { actions: ['countReminder', 'armReminder'] },
-        DEADLINE: { target: 'exception', actions: { type: 'openAnomaly', params: { from: 'approving' } } },
+        DEADLINE: [
+          { guard: 'escalates', target: 'approving', reenter: true, actions: 'escalate' },
+          { target: 'exception', actions: { type: 'openAnomaly', params: { from: 'approving' } } },
+        ],
         ANOMALY_FOUND: { guard: 'isNewAnomaly', target: 'exception', actions: { type: 'openAnomaly', params: { from: 'approving' } } },
       },
     },

@@ -84,6 +84,8 @@ export interface MessageInput {
   steps: ApprovalStep[];
   deadlineMs?: number;
   reminderMs?: number;
+  /** Approver entries that join the current step when the deadline passes (once), instead of an anomaly. */
+  escalateTo?: string[];
   /** Platforms that must acknowledge the result before the message is `distributed`. */
   platforms: string[];
   /** The type has a compensating operation: an exception can be answered with `revert`. */
@@ -112,6 +114,8 @@ export interface MessageContext extends MessageInput {
   reverted?: boolean;
   /** What the next processing runs instead of the decision's operation: a value the requester accepted, or the compensation. */
   run?: { kind: 'accept'; data: unknown } | { kind: 'compensate' };
+  /** The deadline passed and the approval was escalated (at that time, at that step). */
+  escalated?: { at: number; step: number };
   /** The state an exception interrupted, where resolving it returns. */
   interrupted?: TopState;
   withdrawReason?: string;

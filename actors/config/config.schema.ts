@@ -27,6 +27,8 @@ export interface MessageType {
   deadlineMs?: number;
   /** reminder interval while approving (YAML: reminders: '4h') */
   reminderMs?: number;
+  /** who joins the approvers of the current step when the deadline passes (once); without it, a passed deadline is an anomaly */
+  escalate?: string[];
   /** default both { operation: 'record' } */
   processing: { approved: Operation; rejected: Operation };
   compensate?: Operation;
@@ -126,6 +128,8 @@ export const typeSchema = z.strictObject({
   mode: modeSchema.default('any'),
   deadline: duration(true).optional(),
   reminders: duration(true).optional(),
+  /** When the deadline passes: these approvers join the current step and the deadline starts again (once). */
+  escalate: z.array(approver).min(1, 'needs at least one approver').optional(),
   processing: z
     .strictObject({
       approved: operationSchema.default({ operation: 'record' }),

@@ -138,6 +138,7 @@ function toConfig(file: ConfigFile): AssentConfig {
     if (t.steps) type.steps = t.steps.map((s) => ({ approvers: [...s.approvers], mode: s.mode }));
     if (t.deadline !== undefined) type.deadlineMs = t.deadline;
     if (t.reminders !== undefined) type.reminderMs = t.reminders;
+    if (t.escalate !== undefined) type.escalate = [...t.escalate];
     if (t.compensate) type.compensate = toOperation(t.compensate);
     if (t.conditions) type.conditions = t.conditions;
     types[name] = type;
