@@ -28,6 +28,8 @@ import { adaptersFromConfig } from './listeners/chat/adapters-from-config.ts';
 import { setUpChat, type ChatSetup } from './listeners/chat/chat-setup.ts';
 import { openStoragePlatform } from './listeners/storage/open-storage.ts';
 import { Repairer } from './anomalies/repairer.ts';
+import { StorageReconciler } from './anomalies/storage-reconciler.ts';
+import { StuckReconciler } from './anomalies/stuck-reconciler.ts';
 import { MessageHost, type Caller, type TurnOutcome } from './message/message-host.ts';
 import type { MessageCommand } from './message/message-turn.ts';
 import type { MessageView, TransitionRecord } from './message/message-view.ts';
@@ -101,6 +103,10 @@ export class Hub {
   readonly rateLimiter: RedisRateLimiter;
   /** The chat platforms' people map, card ledger and click handling. */
   chat!: ChatSetup;
+  /** The storage table's anomaly scan, when there is a storage platform. */
+  reconciler: StorageReconciler | undefined;
+  /** Finds messages waiting for an answer or an acknowledgement that will not come. */
+  stuck!: StuckReconciler;
 
   /** Calls `observe` with every transition this process commits; answers a function that stops it. */
   onTransition(observe: (record: TransitionRecord) => void): () => void {
@@ -176,10 +182,26 @@ export class Hub {
       ackWaitMs: o.ackWaitMs ?? 30_000, onError, repairer: new Repairer(platforms, store, host),
     });
     await Promise.all([...listeners.map((l) => l.start()), worker.start()]);
+    const reconciler = storage && o.config.platforms.storage && new StorageReconciler(storage, {
+      view: (id) => hub.view(id),
+      record: async (id, version) => (await hub.history(id, version, version))[0],
+    }, host, redis, clock, {
+      prefix, log, metrics: hub.metrics,
+      intervalMs: o.config.platforms.storage.scan.interval, fullPassMs: o.config.platforms.storage.scan.fullPass,
+    });
+    reconciler?.start();
+    hub.reconciler = reconciler || undefined;
+    hub.stuck = new StuckReconciler(portal, holdings, (id) => hub.view(id), host, redis, clock, {
+      prefix, log, metrics: hub.metrics,
+      ...(o.config.anomalies ? { stuckAfterMs: o.config.anomalies.stuckAfterMs, intervalMs: o.config.anomalies.scanMs } : {}),
+    });
+    hub.stuck.start();
     const passivation = setInterval(() => host.passivateIdle(), 30_000);
     passivation.unref();
     hub.closers.push(
       () => clearInterval(passivation),
+      async () => reconciler && (await reconciler.stop()),
+      () => hub.stuck.stop(),
       () => worker.stop(),
       ...listeners.map((l) => () => l.stop()),
       async () => void (await Promise.all([storage?.close?.(), ...hub.chat.platforms.map((p) => p.close())])),
@@ -227,8 +249,9 @@ export class Hub {
     return viewOf(openSnapshot(stored.envelope), stored.version, stored.updatedAt);
   }
 
-  async history(id: string): Promise<TransitionRecord[]> {
-    return (await this.store.readLog(id)).map((e) => JSON.parse(e.entry) as TransitionRecord);
+  /** The message's transition records, every one or those from `from` to `to` inclusive. */
+  async history(id: string, from?: number, to?: number): Promise<TransitionRecord[]> {
+    return (await this.store.readLog(id, from, to)).map((e) => JSON.parse(e.entry) as TransitionRecord);
   }
 
   /**

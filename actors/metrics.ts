@@ -1,15 +1,19 @@
-// A small Prometheus registry (no dependency): counters and gauges with labels, and gauges computed
-// when scraped, written in the text exposition format 0.0.4 (`# HELP`, `# TYPE`, one line per
+// A small Prometheus registry (no dependency): counters, gauges and histograms with labels, and
+// gauges computed when scraped, written in the text exposition format 0.0.4 (`# HELP`, `# TYPE`, one line per
 // label set, label values escaped). The hub owns one (`hub.metrics`); counters and recorded gauges
 // are per hub process, so a dashboard sums them over every hub.
+import type { Anomaly, ResolvedAnomaly } from '../machines/message.types.ts';
+
 export type Labels = Readonly<Record<string, string>>;
 
 export interface Sample {
   labels: Labels;
   value: number;
+  /** `_bucket`, `_sum` or `_count` for a histogram's series. */
+  suffix?: string;
 }
 
-type MetricType = 'counter' | 'gauge';
+type MetricType = 'counter' | 'gauge' | 'histogram';
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -60,6 +64,40 @@ export class Gauge extends Stored {
   }
 }
 
+/** Observations counted into cumulative buckets (upper bounds in the metric's unit), with their sum and count. */
+export class Histogram {
+  private readonly series = new Map<string, { labels: Labels; buckets: number[]; sum: number; count: number }>();
+
+  constructor(readonly name: string, readonly help: string, readonly labelNames: readonly string[], readonly bounds: readonly number[]) {}
+
+  observe(labels: Labels, value: number): void {
+    const key = JSON.stringify(this.labelNames.map((n) => labels[n]));
+    let e = this.series.get(key);
+    if (!e) {
+      e = { labels: Object.fromEntries(this.labelNames.map((n) => [n, labels[n] ?? ''])), buckets: this.bounds.map(() => 0), sum: 0, count: 0 };
+      this.series.set(key, e);
+    }
+    this.bounds.forEach((b, i) => {
+      if (value <= b) e.buckets[i]!++;
+    });
+    e.sum += value;
+    e.count++;
+  }
+
+  count(labels: Labels = {}): number {
+    return this.series.get(JSON.stringify(this.labelNames.map((n) => labels[n])))?.count ?? 0;
+  }
+
+  samples(): Sample[] {
+    return [...this.series.values()].flatMap((e) => [
+      ...this.bounds.map((b, i) => ({ labels: { ...e.labels, le: String(b) }, value: e.buckets[i]!, suffix: '_bucket' })),
+      { labels: { ...e.labels, le: '+Inf' }, value: e.count, suffix: '_bucket' },
+      { labels: e.labels, value: e.sum, suffix: '_sum' },
+      { labels: e.labels, value: e.count, suffix: '_count' },
+    ]);
+  }
+}
+
 interface Family {
   name: string;
   help: string;
@@ -90,6 +128,12 @@ export class MetricsRegistry {
     const g = new Gauge(name, help, checkLabels(name, labelNames));
     this.add({ name, help, type: 'gauge', collect: () => g.samples(), computed: false });
     return g;
+  }
+
+  histogram(name: string, help: string, labelNames: readonly string[], bounds: readonly number[]): Histogram {
+    const h = new Histogram(name, help, checkLabels(name, labelNames), bounds);
+    this.add({ name, help, type: 'histogram', collect: () => h.samples(), computed: false });
+    return h;
   }
 
   /** A gauge computed at scrape time; when `collect` fails, the family is left out of that scrape. */
@@ -123,7 +167,7 @@ export class MetricsRegistry {
       const samples = f.computed ? computed.get(f) : (f.collect() as Sample[]);
       if (!samples) continue;
       out.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);
-      for (const s of samples) out.push(`${f.name}${formatLabels(s.labels)} ${formatValue(s.value)}`);
+      for (const s of samples) out.push(`${f.name}${s.suffix ?? ''}${formatLabels(s.labels)} ${formatValue(s.value)}`);
     }
     return `${out.join('\n')}\n`;
   }
@@ -167,6 +211,14 @@ export interface DeliveryMetrics {
   deadLetter(platform: string): void;
 }
 
+/** What the reconcilers and repairs count. */
+export interface AnomalyMetrics {
+  /** An anomaly found, `detectionMs` after the record went wrong. */
+  anomalyFound(kind: string, detectionMs: number): void;
+}
+
+const SECONDS_BOUNDS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400];
+
 /** Where the scrape-time gauges read from. */
 export interface HubMetricSources {
   states: readonly string[];
@@ -177,7 +229,7 @@ export interface HubMetricSources {
 }
 
 /** The hub's metrics: its registry, and what the hub and its listeners count into it. */
-export class HubMetrics implements DeliveryMetrics {
+export class HubMetrics implements DeliveryMetrics, AnomalyMetrics {
   readonly registry = new MetricsRegistry();
   readonly transitions = this.registry.counter(
     'assent_transitions_total',
@@ -205,6 +257,22 @@ export class HubMetrics implements DeliveryMetrics {
     ['platform'],
   );
 
+  readonly anomalies = this.registry.counter(
+    'assent_anomalies_total',
+    'Anomalies recorded on messages by this hub process, by kind (per process: sum over hubs).',
+    ['kind'],
+  );
+  readonly anomalyDetection = this.registry.histogram(
+    'assent_anomaly_detection_seconds',
+    'Anomalies found by this hub process, by kind: seconds from the record going wrong (the row changed or deleted) to the anomaly being recorded.',
+    ['kind'], SECONDS_BOUNDS,
+  );
+  readonly anomalyResolution = this.registry.histogram(
+    'assent_anomaly_resolution_seconds',
+    'Anomalies closed in this hub process, by kind and by the answer (resync, retry, accept, revert, dismiss): seconds from detection to the close (for a resync, to the verified repair).',
+    ['kind', 'action'], SECONDS_BOUNDS,
+  );
+
   constructor(sources: HubMetricSources) {
     this.registry.computedGauge(
       'assent_messages',
@@ -222,8 +290,17 @@ export class HubMetrics implements DeliveryMetrics {
     ]);
   }
 
-  transition(r: { from: string | null; to: string; event: string }): void {
+  transition(r: { from: string | null; to: string; event: string; at?: number; message?: { anomalies?: Anomaly[]; resolvedAnomalies?: ResolvedAnomaly[] } }): void {
     this.transitions.inc({ from: r.from ?? '', to: r.to, event: r.event });
+    // Anomalies recorded or closed in this turn: the turn's time is their detectedAt or resolvedAt.
+    for (const a of r.message?.anomalies ?? []) if (a.detectedAt === r.at) this.anomalies.inc({ kind: a.kind });
+    for (const a of r.message?.resolvedAnomalies ?? []) {
+      if (a.resolvedAt === r.at) this.anomalyResolution.observe({ kind: a.kind, action: a.action }, Math.max(0, a.resolvedAt - a.detectedAt) / 1000);
+    }
+  }
+
+  anomalyFound(kind: string, detectionMs: number): void {
+    this.anomalyDetection.observe({ kind }, detectionMs / 1000);
   }
 
   delivery(platform: string, outcome: 'delivered' | 'skipped' | 'failed', lagMs: number): void {

@@ -15,6 +15,7 @@ import { Problem, problemResponse, type ProblemCode } from './problems.ts';
 import { callbackRoutes } from './routes/callbacks.routes.ts';
 import { emailRoutesOf } from './routes/email.routes.ts';
 import { listRoutes } from './routes/list.routes.ts';
+import { anomaliesRoutes } from './routes/anomalies.routes.ts';
 import { messageRoutes } from './routes/messages.routes.ts';
 import { metricsRoutes } from './routes/metrics.routes.ts';
 import { streamRoutes } from './routes/stream.routes.ts';
@@ -63,6 +64,7 @@ export function createApp(deps: ApiDeps): Hono<Env> {
   if (deps.rateLimit) app.use('/v1/*', deps.rateLimit);
   app.route('/', messageRoutes(deps));
   app.route('/', listRoutes(deps));
+  app.route('/', anomaliesRoutes(deps));
   app.route('/', streamRoutes({ hub: deps.hub, ...(deps.streamKeepAliveMs ? { keepAliveMs: deps.streamKeepAliveMs } : {}) }));
 
   app.notFound((c) => problemResponse(c.req.path, new Problem('ROUTE_NOT_FOUND')));

@@ -46,6 +46,10 @@ export const OPERATIONS: Operation[] = [
     },
     responses: { 200: '{ items, nextCursor }' },
   },
+  {
+    method: 'get', path: '/v1/anomalies', summary: 'Open anomalies, oldest first: where the wrong record is, expected against found, how long open (operators see all; others those of their messages)',
+    auth: true, responses: { 200: '{ items, truncated }' },
+  },
   { method: 'get', path: '/v1/messages/{id}', summary: 'A message as stored, with what each platform holds', auth: true, responses: { 200: 'the message' } },
   { method: 'get', path: '/v1/messages/{id}/history', summary: 'Every transition, in order', auth: true, responses: { 200: '{ items }' } },
   {

@@ -61,6 +61,8 @@ export interface AssentConfig {
   platforms: PlatformsConfig;
   /** outbound allow-list: host names or IP addresses that may be private/loopback */
   network: { allow: string[] };
+  /** when a message waiting in processing or validated counts as stuck (an anomaly), and how often that is looked for */
+  anomalies?: { stuckAfterMs: number; scanMs: number };
 }
 
 /** Platforms that always exist; others exist only when configured under `platforms`. */
@@ -167,6 +169,7 @@ export const fileSchema = z.strictObject({
   network: z
     .strictObject({ allow: z.array(z.string().regex(/^[^\s/]+$/, 'must be a host name or an IP address')).default([]) })
     .default({ allow: [] }),
+  anomalies: z.strictObject({ stuckAfter: duration(true).optional(), scan: duration(true).optional() }).optional(),
 });
 
 export type ConfigFile = z.output<typeof fileSchema>;

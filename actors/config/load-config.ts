@@ -3,6 +3,7 @@
 // problem (schema and cross-checks alike) is collected and reported at once in one ConfigError, each
 // naming its path. Messages never quote configured values: the file holds webhook secrets and header
 // tokens, so YAML/JSON syntax errors are reported by position only. Nothing happens at import time.
+import { STUCK_AFTER_MS, STUCK_SCAN_MS } from '../anomalies/stuck-reconciler.ts';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
@@ -148,6 +149,9 @@ function toConfig(file: ConfigFile): AssentConfig {
     types, groups: file.groups, people: file.people, platforms: { ...others }, network: { allow: file.network.allow },
     ...(file.publicUrl ? { publicUrl: file.publicUrl } : {}),
   };
+  if (file.anomalies) {
+    config.anomalies = { stuckAfterMs: file.anomalies.stuckAfter ?? STUCK_AFTER_MS, scanMs: file.anomalies.scan ?? STUCK_SCAN_MS };
+  }
   if (webhook) config.platforms.webhook = { url: webhook.url, secret: webhook.secret, ...(webhook.events ? { events: webhook.events } : {}) };
   return config;
 }

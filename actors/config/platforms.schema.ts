@@ -105,6 +105,8 @@ export const storageSchema = z.strictObject({
   url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   schema: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case SQL identifier').default('public'),
   table: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case SQL identifier').default('assent_results'),
+  /** The anomaly scan (actors/anomalies/storage-reconciler.ts): how often it reads what changed, and reads every row. */
+  scan: z.strictObject({ interval: durationMs('500ms'), fullPass: durationMs('1h') }).prefault({}),
 });
 
 /** A person's accounts on each platform, keyed by their Assent user id (the identity provider's subject). */

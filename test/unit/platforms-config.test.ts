@@ -34,7 +34,7 @@ describe('platforms in the configuration', () => {
   it('takes every platform, with the public defaults filled in', () => {
     const config = parseConfig(every);
     expect(config.publicUrl).toBe('https://assent.example.com');
-    expect(config.platforms.storage).toEqual({ url: 'postgres://assent@db.example.com/assent', schema: 'public', table: 'assent_results' });
+    expect(config.platforms.storage).toEqual({ url: 'postgres://assent@db.example.com/assent', schema: 'public', table: 'assent_results', scan: { interval: 500, fullPass: 3_600_000 } });
     expect(config.platforms.slack?.apiUrl).toBe('https://slack.com/api');
     expect(config.platforms.feishu?.apiUrl).toBe('https://open.larksuite.com');
     expect(config.platforms.teams?.serviceUrl).toBe('https://smba.trafficmanager.net/teams');

@@ -63,6 +63,11 @@ export class RedisPortalStore {
     return version && view ? { version: Number(version), view } : undefined;
   }
 
+  /** Message ids of one index whose last change is at or before `upTo` (ms), oldest first. */
+  async oldest(index: PortalIndex, upTo: number, count: number): Promise<string[]> {
+    return wrap(() => this.redis.zrangebyscore(`${this.base}${index}`, '-inf', upTo, 'LIMIT', 0, count));
+  }
+
   /** Message ids of one index, newest first. */
   async ids(index: PortalIndex, limit: number, offset = 0): Promise<string[]> {
     return wrap(() => this.redis.zrevrange(`${this.base}${index}`, offset, offset + limit - 1));
