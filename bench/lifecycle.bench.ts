@@ -1,30 +1,30 @@
 // Full lifecycles through Redis and NATS: submit, route, decide, process (`record`), validate, and
-// distribute to the portal and a webhook subscriber (another process), until the message is
-// `distributed`. Closed loop (as many as the machine allows) and open loop at fixed rates.
+// distribute to the portal and the platforms BENCH_PLATFORMS names (bench/platforms.ts: a webhook
+// subscriber in another process, the PostgreSQL results table, Slack against a local stand-in),
+// until the message is `distributed`, that is every platform holds the result. Closed loop (as many
+// as the machine allows) and open loop at fixed rates.
 //   npm run bench               BENCH_SECONDS=10 BENCH_CONCURRENCY=64 BENCH_RATES=200,500
-import { spawn } from 'node:child_process';
+//                               BENCH_PLATFORMS=webhook,storage,slack (webhook alone: the baseline)
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { parseConfig } from '../actors/config/load-config.ts';
 import { Hub } from '../actors/hub.ts';
-import { generateWebhookSecret } from '../actors/listeners/webhook/standard-webhooks.ts';
-import { freePort, startBenchServers } from './servers.ts';
+import { platformsAsked, startBenchPlatforms } from './platforms.ts';
+import { startBenchServers } from './servers.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const RATES = (process.env.BENCH_RATES ?? '200,500').split(',').map(Number);
+const PLATFORMS = platformsAsked();
 
 interface Sample { submitMs: number; decideMs: number; toDistributedMs: number }
 
 const servers = await startBenchServers();
-const receiverPort = await freePort();
-const receiver = spawn(process.execPath, ['bench/webhook-receiver.mjs', String(receiverPort)], { stdio: ['ignore', 'ignore', 'inherit'] });
-await new Promise((r) => setTimeout(r, 300));
-const config = parseConfig({
-  types: { generic: { platforms: ['portal', 'webhook'] } },
-  platforms: { webhook: { url: `http://127.0.0.1:${receiverPort}/hook`, secret: generateWebhookSecret() } },
-  network: { allow: ['127.0.0.1'] },
+const platforms = await startBenchPlatforms(PLATFORMS).catch(async (e) => {
+  await servers.stop();
+  throw e;
 });
+const config = parseConfig(platforms.config);
 const hub = await Hub.start({ redisUrl: servers.redisUrl, natsUrl: servers.natsUrl, config, prefix: 'bench', log: () => {} });
 const waiting = new Map<string, (at: number) => void>();
 hub.onTransition((r) => {
@@ -96,23 +96,35 @@ function line(name: string, samples: Sample[], elapsed: number): string {
   return `${name.padEnd(18)} ${String(samples.length).padStart(7)} ${rate.padStart(8)}/s   submit ${f('submitMs')}   decide ${f('decideMs')}   decision->distributed ${f('toDistributedMs')}`;
 }
 
-await closedLoop(Math.min(2, SECONDS)); // warm-up: JIT, connections, consumers
 const results: string[] = [];
-const closed = await closedLoop(SECONDS);
-results.push(line(`closed x${CONCURRENCY}`, closed.samples, closed.elapsed));
-for (const rate of RATES) {
-  const open = await openLoop(rate, SECONDS);
-  results.push(`${line(`open ${rate}/s`, open.samples, open.elapsed)}${open.late ? `   (${open.late} starts late)` : ''}`);
+let memory: string | undefined;
+try {
+  await closedLoop(Math.min(2, SECONDS)); // warm-up: JIT, connections, consumers
+  const closed = await closedLoop(SECONDS);
+  results.push(line(`closed x${CONCURRENCY}`, closed.samples, closed.elapsed));
+  for (const rate of RATES) {
+    const open = await openLoop(rate, SECONDS);
+    results.push(`${line(`open ${rate}/s`, open.samples, open.elapsed)}${open.late ? `   (${open.late} starts late)` : ''}`);
+  }
+  const redis = new Redis(servers.redisUrl);
+  memory = (await redis.info('memory')).match(/used_memory_human:(\S+)/)?.[1];
+  await redis.quit();
+} finally {
+  await hub.stop();
+  await platforms.stop();
+  await servers.stop();
 }
-const redis = new Redis(servers.redisUrl);
-const memory = (await redis.info('memory')).match(/used_memory_human:(\S+)/)?.[1];
-await redis.quit();
 const cpu = process.cpuUsage();
-await hub.stop();
-receiver.kill('SIGTERM');
-await servers.stop();
+// The last lag each listener saw (commit to platform up to date), and its deliveries and retries.
+const perPlatform = platforms.names.map((p) => {
+  const lag = hub.metrics.syncLag.get({ platform: p });
+  const delivered = hub.metrics.deliveries.get({ platform: p, outcome: 'delivered' });
+  const failed = hub.metrics.deliveries.get({ platform: p, outcome: 'failed' }) + hub.metrics.retries.get({ platform: p });
+  return `${p} ${lag === undefined ? '-' : lag.toFixed(0)} ms (${delivered} delivered${failed ? `, ${failed} failed or retried` : ''})`;
+});
 
-console.log(`\nAssent lifecycle benchmark: node ${process.version}, ${SECONDS} s per run, Redis AOF everysec, NATS JetStream file storage, platforms portal + webhook`);
+console.log(`\nAssent lifecycle benchmark: node ${process.version}, ${SECONDS} s per run, Redis AOF everysec, NATS JetStream file storage, platforms ${platforms.names.join(' + ')}`);
 console.log('run                lifecycles     rate   latencies in ms as p50/p95/p99');
 for (const r of results) console.log(r);
+console.log(`last sync lag: ${perPlatform.join(', ')}`);
 console.log(`hub process: ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB resident, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU; Redis used memory ${memory}`);

@@ -1,6 +1,7 @@
 // Servers the benchmark starts for itself, on free loopback ports in a temporary folder, with the
 // durability settings the figures are quoted for: Redis with an append-only file fsynced every
-// second, NATS JetStream on file storage.
+// second, NATS JetStream on file storage. And the helper processes that stand in for a platform's
+// far end (the webhook receiver, the Slack stand-in), each on its own event loop.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -26,7 +27,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, what: string): Promise<void> {
+export async function waitForPort(port: number, what: string): Promise<void> {
   const { connect } = await import('node:net');
   for (let i = 0; i < 200; i++) {
     const up = await new Promise<boolean>((r) => {
@@ -60,6 +61,28 @@ export async function startBenchServers(): Promise<BenchServers> {
       for (const c of children) c.kill('SIGTERM');
       await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface BenchHelper {
+  port: number;
+  /** SIGTERM, then waits for it to exit (each helper reports its counts on stderr as it goes). */
+  stop(): Promise<void>;
+}
+
+/** `node <script> <port>` on a free loopback port, once it accepts connections. */
+export async function startBenchHelper(script: string, env: Record<string, string> = {}): Promise<BenchHelper> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [script, String(port)], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
+  await waitForPort(port, script);
+  return {
+    port,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
     },
   };
 }
