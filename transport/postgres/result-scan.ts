@@ -84,12 +84,18 @@ export interface ScanPass {
 
 export type OnPage<R> = (rows: R[]) => void | Promise<void>;
 
+// The keyset columns are qualified (`r.`, `d.`) in `where` and `order by`: the select lists give
+// timestamps and the tombstone id back as text under the columns' own names, and a bare name in
+// `order by` means the output column. Ordered by those, the page is sorted by text (ids '10' before
+// '9', which the numeric keyset `where` then skips) and every remaining row is read and sorted for
+// each page instead of walking the index.
+
 /** One keyset page of the rows changed after `watermark`, in (row_changed_at, message_id) order. */
 export async function changedSince(pool: Pool, target: StorageTarget, watermark: ScanWatermark, limit: number): Promise<ScanPage<ScannedRow>> {
   const res = await pool.query<ScannedRow>(
-    `select ${STORED_COLUMNS_SQL} from ${qualified(target.schema, target.table)}
-      where (row_changed_at, message_id) > ($1::timestamptz, $2::text)
-      order by row_changed_at, message_id limit $3`,
+    `select ${STORED_COLUMNS_SQL} from ${qualified(target.schema, target.table)} as r
+      where (r.row_changed_at, r.message_id) > ($1::timestamptz, $2::text)
+      order by r.row_changed_at, r.message_id limit $3`,
     [watermark.at, watermark.key, limit]);
   const last = res.rows.at(-1);
   return { rows: res.rows, watermark: last ? { at: last.row_changed_at, key: last.message_id } : watermark, more: res.rows.length === limit };
@@ -100,9 +106,9 @@ export async function deletedSince(pool: Pool, target: StorageTarget, watermark:
   const res = await pool.query<DeletedRow>(
     `select id::text as id, message_id, location::text as location, version, content_hash,
         ${timestampSql('deleted_at')} as deleted_at, deleted_by_hub
-      from ${qualified(target.schema, tombstoneTable(target.table))}
-      where (deleted_at, id) > ($1::timestamptz, $2::bigint)
-      order by deleted_at, id limit $3`,
+      from ${qualified(target.schema, tombstoneTable(target.table))} as d
+      where (d.deleted_at, d.id) > ($1::timestamptz, $2::bigint)
+      order by d.deleted_at, d.id limit $3`,
     [watermark.at, watermark.key === '' ? '0' : watermark.key, limit]);
   const last = res.rows.at(-1);
   return { rows: res.rows, watermark: last ? { at: last.deleted_at, key: last.id } : watermark, more: res.rows.length === limit };
@@ -156,11 +162,18 @@ export function scanDeletions(pool: Pool, target: StorageTarget, from: ScanWater
   return pass(pool, target, from, opts, (w, limit) => deletedSince(pool, target, w, limit), onPage);
 }
 
+/** The page size asked for, or the default; a page of 0 rows would never end a pass (every page "full"). */
+function pageSizeOf(opts: { pageSize?: number }): number {
+  const size = opts.pageSize ?? SCAN_PAGE_SIZE;
+  if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`a scan's page size must be a positive integer, not ${size}`);
+  return size;
+}
+
 async function pass<R>(
   pool: Pool, target: StorageTarget, from: ScanWatermark, opts: ScanOptions,
   page: (w: ScanWatermark, limit: number) => Promise<ScanPage<R>>, onPage: OnPage<R>,
 ): Promise<ScanPass> {
-  const limit = opts.pageSize ?? SCAN_PAGE_SIZE;
+  const limit = pageSizeOf(opts);
   const horizon = await scanHorizon(pool, target, opts.marginMs);
   let reached = from;
   let rows = 0;
@@ -185,11 +198,11 @@ async function pass<R>(
  * JavaScript's: compare with the canonical set by id, not by merging sorted lists.
  */
 export async function fullPass(pool: Pool, target: StorageTarget, opts: { pageSize?: number }, onPage: OnPage<ScannedRow>): Promise<{ rows: number; pages: number }> {
-  const limit = opts.pageSize ?? SCAN_PAGE_SIZE;
+  const limit = pageSizeOf(opts);
   const t = qualified(target.schema, target.table);
   const read = (after: string | undefined) => pool.query<ScannedRow>(after === undefined
-    ? { text: `select ${STORED_COLUMNS_SQL} from ${t} order by message_id limit $1`, values: [limit] }
-    : { text: `select ${STORED_COLUMNS_SQL} from ${t} where message_id > $1 order by message_id limit $2`, values: [after, limit] });
+    ? { text: `select ${STORED_COLUMNS_SQL} from ${t} as r order by r.message_id limit $1`, values: [limit] }
+    : { text: `select ${STORED_COLUMNS_SQL} from ${t} as r where r.message_id > $1 order by r.message_id limit $2`, values: [after, limit] });
   let rows = 0;
   let pages = 0;
   let next = read(undefined);

@@ -73,6 +73,9 @@ export type RowRepairOutcome = { ok: true; held: Held | undefined } | { ok: fals
  */
 export type StorageLocation = { platform: 'storage'; table: string; rowKey: string; row: string; fields?: string[] };
 
+/** An anomaly about a row of the storage table (its location names the platform). */
+const isOurs = (a: { location?: Record<string, unknown> }) => a.location?.['platform'] === 'storage';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class StoragePlatform implements Platform {
@@ -88,7 +91,7 @@ export class StoragePlatform implements Platform {
   }
 
   /** Opens the pool and applies the table's migrations before the platform takes any delivery. */
-  static async open(settings: StorageSettings, url: string, opts: PostgresPoolOptions = {}): Promise<StoragePlatform> {
+  static async open(settings: Pick<StorageSettings, 'schema' | 'table'>, url: string, opts: PostgresPoolOptions = {}): Promise<StoragePlatform> {
     const pool = openPostgresPool(url, opts);
     const platform = new StoragePlatform(pool, settings, url);
     try {
@@ -100,9 +103,15 @@ export class StoragePlatform implements Platform {
     }
   }
 
-  /** Every transition: the row always reflects the message's latest version. */
-  wants(_record: TransitionRecord): boolean {
-    return true;
+  /**
+   * Every transition, so the row reflects the message's latest version; except while an anomaly of
+   * this table is open (the row keeps what was found until the requester chooses: a repair writes
+   * it), and the answer that dismisses one (the requester chose to leave the row as it is).
+   */
+  wants(record: TransitionRecord): boolean {
+    const m = record.message;
+    if (m.anomalies.some(isOurs)) return false;
+    return !(record.event === 'RESOLVE_EXCEPTION' && (m.resolvedAnomalies ?? []).some((a) => a.resolvedAt === record.at && a.action === 'dismiss' && isOurs(a)));
   }
 
   async deliver(r: TransitionRecord): Promise<DeliveryResult> {
@@ -142,31 +151,54 @@ export class StoragePlatform implements Platform {
    * one (see result-scan.ts): the same (messageId, rowChangedAt) is the same row version.
    */
   async scanChanges(from: ScanWatermark, onPage: (rows: ScannedHeld[]) => void | Promise<void>, opts: ScanOptions = {}): Promise<ScanPass> {
-    try {
-      return await scanChanges(this.pool, this.target, from, opts, (rows) => onPage(rows.map((r) => this.scannedOf(r))));
-    } catch (e) {
-      throw translatePostgresError(e, this.url, `scanning changes of ${this.target.schema}.${this.target.table}`);
-    }
+    return this.scanning(`scanning changes of ${this.target.schema}.${this.target.table}`, (relay) =>
+      scanChanges(this.pool, this.target, from, opts, (rows) => {
+        const scanned = rows.map((r) => this.scannedOf(r));
+        return relay(() => onPage(scanned));
+      }));
   }
 
   /** One pass over the rows that left the table after `from`, as `scanChanges`. */
   async scanDeletions(from: ScanWatermark, onPage: (rows: DeletedHeld[]) => void | Promise<void>, opts: ScanOptions = {}): Promise<ScanPass> {
-    try {
-      return await scanDeletions(this.pool, this.target, from, opts, (rows) => onPage(rows.map((r) => ({
-        messageId: r.message_id, location: this.locationOf(r.location), version: r.version, contentHash: r.content_hash,
-        deletedAt: r.deleted_at, deletedByHub: r.deleted_by_hub,
-      }))));
-    } catch (e) {
-      throw translatePostgresError(e, this.url, `scanning deletions of ${this.target.schema}.${this.target.table}`);
-    }
+    return this.scanning(`scanning deletions of ${this.target.schema}.${this.target.table}`, (relay) =>
+      scanDeletions(this.pool, this.target, from, opts, (rows) => {
+        const gone: DeletedHeld[] = rows.map((r) => ({
+          messageId: r.message_id, location: this.locationOf(r.location), version: r.version, contentHash: r.content_hash,
+          deletedAt: r.deleted_at, deletedByHub: r.deleted_by_hub,
+        }));
+        return relay(() => onPage(gone));
+      }));
   }
 
   /** Every row once, in pages by message id (the periodic full pass). */
   async fullPass(onPage: (rows: ScannedHeld[]) => void | Promise<void>, opts: { pageSize?: number } = {}): Promise<{ rows: number; pages: number }> {
+    return this.scanning(`reading ${this.target.schema}.${this.target.table}`, (relay) =>
+      fullPass(this.pool, this.target, opts, (rows) => {
+        const scanned = rows.map((r) => this.scannedOf(r));
+        return relay(() => onPage(scanned));
+      }));
+  }
+
+  /**
+   * Runs a scan whose page handler is the caller's. A failure of the handler (the reconciler's own:
+   * Redis down, a bug) comes back as it was thrown, not dressed as a permanent PostgreSQL refusal;
+   * anything else the scan throws is translated.
+   */
+  private async scanning<T>(doing: string, run: (relay: (handle: () => void | Promise<void>) => Promise<void>) => Promise<T>): Promise<T> {
+    let handlerFailure: { error: unknown } | undefined;
+    const relay = async (handle: () => void | Promise<void>): Promise<void> => {
+      try {
+        await handle();
+      } catch (e) {
+        handlerFailure = { error: e };
+        throw e;
+      }
+    };
     try {
-      return await fullPass(this.pool, this.target, opts, (rows) => onPage(rows.map((r) => this.scannedOf(r))));
+      return await run(relay);
     } catch (e) {
-      throw translatePostgresError(e, this.url, `reading ${this.target.schema}.${this.target.table}`);
+      if (handlerFailure && e === handlerFailure.error) throw e;
+      throw translatePostgresError(e, this.url, doing);
     }
   }
 
