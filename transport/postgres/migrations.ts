@@ -156,6 +156,40 @@ export const STORAGE_MIGRATIONS: readonly Migration[] = [
         $do$;`;
     },
   },
+  {
+    version: 4,
+    name: 'hub version',
+    // The version guard of the hub's upserts reads `hub_version`, the version the hub last wrote,
+    // which only the hub's own writes move (the trigger keeps it through anyone else's update, and
+    // a hand insert has none). Before, the guard read `version`, so a hand edit that raised it kept
+    // every later write of the hub out of the row: the message went on, the row stayed wrong, and
+    // nothing changed there for the scan to see.
+    sql: ({ schema, table }) => {
+      const t = qualified(schema, table);
+      const changed = qualified(schema, 'assent_row_changed');
+      const byHub = `coalesce(current_setting('${WRITER_SETTING}', true), '') = 'hub'`;
+      const trigger = quoteIdent('assent_row_changed');
+      return `
+        alter table ${t} add column hub_version integer;
+        alter table ${t} disable trigger ${trigger};
+        update ${t} set hub_version = version where edited_by_hub;
+        alter table ${t} enable trigger ${trigger};
+        create or replace function ${changed}() returns trigger language plpgsql as $fn$
+        begin
+          new.row_changed_at := clock_timestamp();
+          new.edited_by_hub := ${byHub};
+          if new.edited_by_hub then
+            new.hub_version := new.version;
+          elsif tg_op = 'UPDATE' then
+            new.hub_version := old.hub_version;
+          else
+            new.hub_version := null;
+          end if;
+          return new;
+        end
+        $fn$;`;
+    },
+  },
 ];
 
 

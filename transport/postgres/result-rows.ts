@@ -72,20 +72,28 @@ function rowParams(row: ResultRow, contentHash: string) {
 }
 
 /**
- * Writes the row unless the table holds this version or a later one already. Answers whether it
- * wrote: a repeated or overtaken delivery changes nothing (and fires no trigger).
+ * Writes rows in one statement (one commit, so one fsync, for all of them), each unless the hub
+ * wrote its version or a later one already (`hub_version`, which a hand edit of `version` does not
+ * move: migration 4); a repeated or overtaken delivery changes nothing and fires no trigger. At most
+ * one row per message (a statement cannot upsert the same row twice). Answers the message ids it wrote.
  */
-export async function upsertResultRow(pool: Pool, target: StorageTarget, url: string, row: ResultRow, contentHash: string): Promise<boolean> {
-  const { columns, values, placeholders, updates } = rowParams(row, contentHash);
+export async function upsertResultRows(pool: Pool, target: StorageTarget, url: string, rows: ReadonlyArray<{ row: ResultRow; contentHash: string }>): Promise<Set<string>> {
+  const columns = [...WRITTEN_COLUMNS, 'content_hash'] as const;
+  const arrays = columns.map((c) => rows.map(({ row, contentHash }) => (c === 'content_hash' ? contentHash : JSONB.has(c) ? jsonParam(row[c]) : row[c])));
+  const typeOf = (c: (typeof columns)[number]) => (c === 'content_hash' ? 'text' : COLUMN_TYPES[c]);
+  const updates = columns.filter((c) => c !== 'message_id').map((c) => `${c} = excluded.${c}`);
   const sql = `insert into ${qualified(target.schema, target.table)} as t (${columns.join(', ')})
-    select ${placeholders.join(', ')} where ${MARK_HUB_WRITE} is not null
+    select ${columns.join(', ')} from unnest(${columns.map((c, i) => `$${i + 1}::${typeOf(c)}[]`).join(', ')}) as u(${columns.join(', ')})
+    where ${MARK_HUB_WRITE} is not null
     on conflict (message_id) do update set ${updates.join(', ')}, synced_at = now()
-    where t.version < excluded.version`;
+    where coalesce(t.hub_version, 0) < excluded.version
+    returning message_id`;
   try {
-    const res = await pool.query(sql, values);
-    return res.rowCount === 1;
+    const res = await pool.query<{ message_id: string }>(sql, arrays);
+    return new Set(res.rows.map((r) => r.message_id));
   } catch (e) {
-    throw translatePostgresError(e, url, `storing message ${row.message_id} v${row.version}`);
+    const what = rows.length === 1 ? `message ${rows[0]!.row.message_id} v${rows[0]!.row.version}` : `${rows.length} messages`;
+    throw translatePostgresError(e, url, `storing ${what}`);
   }
 }
 

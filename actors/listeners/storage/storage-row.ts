@@ -26,6 +26,10 @@ export interface StorageRow extends ResultRow {
 }
 
 export function storageRow(r: TransitionRecord): StorageRow {
+  return withoutNul(rowOf(r));
+}
+
+function rowOf(r: TransitionRecord): StorageRow {
   const m = r.message;
   return {
     message_id: r.messageId,
@@ -41,6 +45,20 @@ export function storageRow(r: TransitionRecord): StorageRow {
     created_at: timestampText(m.createdAt),
     updated_at: timestampText(m.updatedAt),
   };
+}
+
+/**
+ * PostgreSQL's text and jsonb cannot hold U+0000: a title or payload with one would be refused for
+ * good. It is dropped from every string (keys too), here, so the hash the scan recomputes from the
+ * row read back is the hash of what was written.
+ */
+function withoutNul<T>(value: T): T {
+  if (typeof value === 'string') return (value.includes('\u0000') ? value.replaceAll('\u0000', '') : value) as T;
+  if (Array.isArray(value)) return value.map(withoutNul) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [withoutNul(k), withoutNul(v)])) as T;
+  }
+  return value;
 }
 
 function decisionOf(r: TransitionRecord): StorageDecision | null {

@@ -16,10 +16,11 @@
 import type { Pool } from 'pg';
 import type { StorageSettings } from '../../config/platforms.schema.ts';
 import { migrateStorage } from '../../../transport/postgres/migrations.ts';
-import { translatePostgresError } from '../../../transport/postgres/postgres-error.ts';
+import { PostgresError, translatePostgresError } from '../../../transport/postgres/postgres-error.ts';
+import { WriteBatcher } from '../../../transport/postgres/write-batcher.ts';
 import { openPostgresPool, type PostgresPoolOptions } from '../../../transport/postgres/postgres-pool.ts';
 import {
-  deleteResultRow, forceResultRow, readResultRow, upsertResultRow, WRITTEN_COLUMNS, type StoredResultRow,
+  deleteResultRow, forceResultRow, readResultRow, upsertResultRows, WRITTEN_COLUMNS, type StoredResultRow,
 } from '../../../transport/postgres/result-rows.ts';
 import {
   fullPass, pruneDeletions, scanChanges, scanDeletions, TOMBSTONE_RETENTION_MS,
@@ -73,6 +74,8 @@ export type RowRepairOutcome = { ok: true; held: Held | undefined } | { ok: fals
  */
 export type StorageLocation = { platform: 'storage'; table: string; rowKey: string; row: string; fields?: string[] };
 
+const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
+
 /** An anomaly about a row of the storage table (its location names the platform). */
 const isOurs = (a: { location?: Record<string, unknown> }) => a.location?.['platform'] === 'storage';
 
@@ -84,6 +87,7 @@ export class StoragePlatform implements Platform {
   /** The results table: its schema and name. */
   readonly target: StorageTarget;
   private closing: Promise<void> | undefined;
+  private readonly writes = new WriteBatcher<StorageRow, boolean | Error>((rows) => this.writeRows(rows), { maxInFlight: 4, maxBatch: 500 });
 
   /** Takes a pool as it is; `open` is the way in for the hub (it migrates first). */
   constructor(private readonly pool: Pool, settings: Pick<StorageSettings, 'schema' | 'table'>, private readonly url: string) {
@@ -115,14 +119,32 @@ export class StoragePlatform implements Platform {
   }
 
   async deliver(r: TransitionRecord): Promise<DeliveryResult> {
-    try {
-      const row = storageRow(r);
-      const written = await upsertResultRow(this.pool, this.target, this.url, row, contentHash(row));
-      // 204: the table already held this version or a later one; nothing to do is still delivered.
-      return { ok: true, status: written ? 200 : 204 };
-    } catch (e) {
-      const failure = translatePostgresError(e, this.url, `storing message ${r.messageId} v${r.version}`);
+    const written = await this.writes.submit(storageRow(r));
+    if (written instanceof Error) {
+      const failure = translatePostgresError(written, this.url, `storing message ${r.messageId} v${r.version}`);
       return { ok: false, retryable: failure.retryable, error: failure.message };
+    }
+    // 204: the table already held this version or a later one; nothing to do is still delivered.
+    return { ok: true, status: written ? 200 : 204 };
+  }
+
+  /**
+   * One statement for a batch of deliveries (see WriteBatcher). Of two versions of one message in
+   * a batch only the later is written (the earlier is overtaken, as if it came late). A batch the
+   * database refuses for good is written row by row, so one bad row does not fail the others.
+   */
+  private async writeRows(rows: StorageRow[]): Promise<Array<boolean | Error>> {
+    const latest = new Map<string, StorageRow>();
+    for (const row of rows) {
+      const seen = latest.get(row.message_id);
+      if (!seen || seen.version < row.version) latest.set(row.message_id, row);
+    }
+    try {
+      const written = await upsertResultRows(this.pool, this.target, this.url, [...latest.values()].map((row) => ({ row, contentHash: contentHash(row) })));
+      return rows.map((row) => latest.get(row.message_id) === row && written.has(row.message_id));
+    } catch (e) {
+      if (latest.size === 1 || (e instanceof PostgresError && e.retryable)) return rows.map(() => asError(e));
+      return Promise.all(rows.map((row) => this.writeRows([row]).then(([one]) => one!)));
     }
   }
 
@@ -242,10 +264,11 @@ export class StoragePlatform implements Platform {
    * when the read-back is exactly the expected row with its hash (or no row, for a delete).
    */
   async repair(instruction: RepairInstruction, canonical: TransitionRecord): Promise<RepairOutcome> {
-    const row = instruction.location.row;
-    if (typeof row !== 'string') {
-      return { ok: false, retryable: false, error: `repairing message ${canonical.messageId}: the instruction's location has no row` };
-    }
+    const { row, table, rowKey } = instruction.location;
+    const refused = (why: string): RepairOutcome => ({ ok: false, retryable: false, error: `repairing message ${canonical.messageId}: ${why}` });
+    if (typeof row !== 'string') return refused("the instruction's location has no row");
+    if (table !== undefined && table !== `${this.target.schema}.${this.target.table}`) return refused(`the location is in ${String(table)}, not this table`);
+    if (rowKey !== undefined && rowKey !== canonical.messageId) return refused(`the location is message ${String(rowKey)}'s row`);
     const expected = storageRow(canonical);
     const done = await this.repairRow(instruction.action === 'write'
       ? { messageId: canonical.messageId, location: row, write: expected }

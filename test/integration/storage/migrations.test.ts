@@ -32,6 +32,7 @@ describe('storage migrations', () => {
       decision: 'jsonb', approvers: 'jsonb', result: 'jsonb', condition_errors: 'jsonb', version: 'integer',
       content_hash: 'text', created_at: 'timestamp with time zone', updated_at: 'timestamp with time zone',
       synced_at: 'timestamp with time zone', row_changed_at: 'timestamp with time zone', edited_by_hub: 'boolean',
+      hub_version: 'integer',
     });
     expect(await columnsOf(schema, 'assent_results_deleted')).toEqual({
       id: 'bigint', message_id: 'text', location: 'uuid', version: 'integer', content_hash: 'text',

@@ -151,9 +151,11 @@ describe('storage repair', () => {
     await p.deliver(canonical);
     const held = (await p.holds('r-5'))!;
     await sql.query(`update ${tableOf(p)} set version = 99, state = 'distributed' where message_id = 'r-5'`);
-    // The raised version blocks the hub's next version: delivered, but nothing written.
-    expect(await p.deliver(transition('r-5', 4))).toEqual({ ok: true, status: 204 });
+    // The guard is the version the hub wrote, not the column a person raised: an older hub version
+    // is still kept out, a later one goes in.
+    expect(await p.deliver(transition('r-5', 2))).toEqual({ ok: true, status: 204 });
     expect((await p.holds('r-5'))!.version).toBe(99);
+    await sql.query(`update ${tableOf(p)} set hub_version = 1000 where message_id = 'r-5'`); // nor can the guard itself be edited
 
     const outcome = await p.repair(instruction(p, canonical, held.location), canonical);
     expect(outcome).toMatchObject({ ok: true, verified: true });

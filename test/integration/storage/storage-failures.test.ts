@@ -4,6 +4,7 @@
 import { createServer } from 'node:net';
 import { DatabaseError } from 'pg';
 import { describe, expect, it } from 'vitest';
+import { contentHash } from '../../../actors/listeners/storage/storage-row.ts';
 import { StoragePlatform } from '../../../actors/listeners/storage/storage.platform.ts';
 import { translatePostgresError } from '../../../transport/postgres/postgres-error.ts';
 import { openPostgresPool } from '../../../transport/postgres/postgres-pool.ts';
@@ -60,10 +61,24 @@ describe('storage platform failures', () => {
     expect(zero).toMatchObject({ ok: false, retryable: false });
     expect((zero as { error: string }).error).toMatch(/23514.*constraint assent_results_version_check/);
 
-    const nul = await p.deliver(transition('m-3', 1, { title: 'a\u0000b' }));
-    expect(nul).toMatchObject({ ok: false, retryable: false });
-    expect((nul as { error: string }).error).toMatch(/SQLSTATE 22021/);
-    expect(await p.holds('m-3')).toBeUndefined();
+    // One refused row in a batch fails alone. Four statements run at once; the fifth and sixth
+    // delivery wait and go together, the refused one among them: the other is still written.
+    const outcomes = await Promise.all([
+      ...['m-5', 'm-6', 'm-7', 'm-8'].map((id) => p.deliver(transition(id, 1))),
+      p.deliver({ ...transition('m-9', 1), version: 0 }),
+      p.deliver(transition('m-10', 1)),
+    ]);
+    expect(outcomes[4]).toMatchObject({ ok: false, retryable: false, error: expect.stringMatching(/23514/) });
+    expect(outcomes.filter((_, i) => i !== 4)).toEqual(Array(5).fill({ ok: true, status: 200 }));
+    expect(await p.holds('m-10')).toBeDefined();
+  });
+
+  it('drops U+0000, which PostgreSQL cannot store, from what it writes (and hashes)', async () => {
+    const p = await openPlatform();
+    expect(await p.deliver(transition('m-3', 1, { title: 'a\u0000b' }))).toEqual({ ok: true, status: 200 });
+    const held = (await p.holds('m-3'))!;
+    expect(held.content['title']).toBe('ab');
+    expect(held.contentHash).toBe(contentHash(held.content));
   });
 
   it('reports a dropped table as permanent', async () => {

@@ -61,6 +61,20 @@ describe('storage platform', () => {
     expect((await p.holds('m-2'))?.content).toEqual(storageRow(transition('m-2', 3)));
   });
 
+  it('writes deliveries that queue behind running statements together, the later version of a message winning', async () => {
+    const p = await openPlatform();
+    // Four statements run at once; what arrives meanwhile goes in the next one, as one batch.
+    const outcomes = await Promise.all([
+      ...['b-1', 'b-2', 'b-3', 'b-4'].map((id) => p.deliver(transition(id, 1))),
+      p.deliver(transition('b-5', 3)),
+      p.deliver(transition('b-5', 2)),
+      p.deliver(transition('b-6', 1)),
+    ]);
+    expect(outcomes).toEqual([...Array(5).fill({ ok: true, status: 200 }), { ok: true, status: 204 }, { ok: true, status: 200 }]);
+    expect((await p.holds('b-5'))!.content).toEqual(storageRow(transition('b-5', 3)));
+    expect(await p.holds('b-6')).toBeDefined();
+  });
+
   it('treats a repeated delivery as a no-op that still reports ok, and touches nothing', async () => {
     const p = await openPlatform();
     await p.deliver(transition('m-3', 2));
