@@ -40,6 +40,7 @@ export const FULL_PASS_MS = 60 * 60_000;
 export class StorageReconciler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private full: Promise<unknown> | undefined;
   private stopped = false;
   private readonly keys: { changes: string; deletions: string; fullPass: string };
 
@@ -73,7 +74,12 @@ export class StorageReconciler {
   private async tick(): Promise<void> {
     try {
       await this.pass();
-      if (await this.fullPassDue()) await this.fullPass();
+      // The full pass runs beside the incremental ones, which keep their pace meanwhile.
+      if (!this.full && (await this.fullPassDue())) {
+        this.full = this.fullPass()
+          .catch((e) => this.opts.log('warn', `storage reconciler, full pass: ${(e as Error).message}`))
+          .finally(() => (this.full = undefined));
+      }
     } catch (e) {
       this.opts.log('warn', `storage reconciler: ${(e as Error).message}`);
     }
@@ -153,6 +159,7 @@ export class StorageReconciler {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
+    await this.full;
   }
 }
 
