@@ -1,7 +1,9 @@
-// Where e-mailed approve and reject links land: `/v1/email/actions/<token>`, the token being the
-// signed action token (action-token.ts) issued for one recipient address, one message, one step and
-// one decision. There is no bearer token here: the signed token is the credential, so these routes
-// mount before the API's authentication (like the platform callbacks).
+// Where e-mailed links land: `/v1/email/actions/<token>`, the token being the signed action token
+// (action-token.ts) issued for one recipient address and one message, and either one step and one
+// decision (approve, reject: sent to approvers) or one anomaly and one answer (the fix, dismiss:
+// sent to the requester of a message in exception). There is no bearer token here: the signed token
+// is the credential, so these routes mount before the API's authentication (like the platform
+// callbacks). An answer is honoured only for the requester, while the anomaly is open.
 //
 //   GET  shows a confirmation page and decides nothing: mail link scanners, chat previews and
 //        prefetching browsers open links, and none of them may approve anything.
@@ -17,8 +19,11 @@
 import { Hono } from 'hono';
 import type { Hub } from '../../actors/hub.ts';
 import type { Clock } from '../../actors/clock.ts';
-import type { ActionClaims, ActionTokens, Decision } from '../../actors/listeners/chat/action-token.ts';
-import { confirmationPage, decidedPage, MAX_COMMENT_CHARS, refusalPage, type PageCode } from '../../actors/listeners/email/email-pages.ts';
+import type { ActionTokens, Decision, ResolveChoice, ResolveClaims, TokenClaims } from '../../actors/listeners/chat/action-token.ts';
+import {
+  answerConfirmationPage, answeredPage, confirmationPage, decidedPage, MAX_COMMENT_CHARS, refusalPage, type PageCode,
+} from '../../actors/listeners/email/email-pages.ts';
+import { answerLabel } from '../../actors/listeners/chat/chat-cards.ts';
 import type { LinkClaims } from '../../actors/listeners/email/link-claims.ts';
 import { BodyTooLarge, readCapped } from '../../actors/outbound/read-capped.ts';
 
@@ -48,6 +53,27 @@ export type EmailDecideResult =
   | { ok: true; message: { title: string; state: string } }
   | { ok: false; status: 403 | 404 | 409; reason: string };
 
+/** An answer to one anomaly, from a link sent to the requester. */
+export interface EmailAnswerInput {
+  platform: 'email';
+  /** The address the link was sent to; the hub maps it to an Assent user, who must be the requester. */
+  recipient: string;
+  messageId: string;
+  /** The anomaly, as the token names it. */
+  anomaly: string;
+  choice: ResolveChoice;
+}
+
+/** Whether the answer can be given now, and what the confirmation page shows. */
+export type EmailAnswerPreview =
+  | { ok: true; title: string; label: string; problem: string }
+  | { ok: false; status: 403 | 404 | 409; reason: string };
+
+export type EmailAnswerResult =
+  /** `status`: where things stand now ("Repaired by Alice Li on email at ..."). */
+  | { ok: true; title: string; label: string; status: string }
+  | { ok: false; status: 403 | 404 | 409; reason: string };
+
 export interface EmailRouteDeps extends LinkClaims {
   tokens: ActionTokens;
   /** The hub's decision as the recipient; throws when the hub cannot answer now (answered with 503). */
@@ -56,6 +82,10 @@ export interface EmailRouteDeps extends LinkClaims {
   lookup(messageId: string): Promise<{ title: string; state: string } | undefined>;
   clock: Clock;
   log?: (level: 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /** Exception links: whether the answer can be given now (the confirmation page); without it they are refused. */
+  previewAnswer?(input: EmailAnswerInput): Promise<EmailAnswerPreview>;
+  /** Exception links: the answer as the recipient; throws when the hub cannot answer now (503). */
+  answer?(input: EmailAnswerInput & { eventId: string; reason?: string }): Promise<EmailAnswerResult>;
 }
 
 const REFUSED_CODE: Record<403 | 404 | 409, PageCode> = { 403: 'EVENT_FORBIDDEN', 404: 'MESSAGE_NOT_FOUND', 409: 'EVENT_NOT_APPLICABLE' };
@@ -70,6 +100,11 @@ export function emailRoutes(deps: EmailRouteDeps): Hono {
     const { claims } = link;
     try {
       if (await deps.isClaimed(claimKey(claims))) return refusalPage('EMAIL_LINK_USED', USED);
+      if (claims.d === 'resolve') {
+        const preview = await deps.previewAnswer!(answerInput(claims));
+        if (!preview.ok) return refusalPage(REFUSED_CODE[preview.status], preview.reason, { status: preview.status });
+        return answerConfirmationPage(preview.label, preview.title, preview.problem, claims.c !== 'dismiss');
+      }
       const message = await deps.lookup(claims.m);
       if (!message) return refusalPage('MESSAGE_NOT_FOUND', 'This message no longer exists.');
       if (message.state !== 'approving') return refusalPage('EVENT_NOT_APPLICABLE', `No decision is needed any more: the message is ${message.state}.`);
@@ -100,6 +135,7 @@ export function emailRoutes(deps: EmailRouteDeps): Hono {
       return unavailable();
     }
     if (!claimed) return refusalPage('EMAIL_LINK_USED', USED);
+    if (claims.d === 'resolve') return answer(deps, claims, comment, key);
     let result: EmailDecideResult;
     try {
       result = await deps.decide({
@@ -108,9 +144,7 @@ export function emailRoutes(deps: EmailRouteDeps): Hono {
         ...(comment ? { comment } : {}),
       });
     } catch (e) {
-      log('error', 'email decision failed; the link may be used again', { messageId: claims.m, error: (e as Error).message });
-      await deps.releaseClaim(key).catch((r: unknown) => log('error', 'email link claim not released', { messageId: claims.m, error: (r as Error).message }));
-      return unavailable();
+      return released(deps, claims, key, e);
     }
     if (!result.ok) {
       log('warn', 'email decision refused', { messageId: claims.m, status: result.status, reason: result.reason });
@@ -122,18 +156,47 @@ export function emailRoutes(deps: EmailRouteDeps): Hono {
   return app;
 }
 
+function answerInput(claims: ResolveClaims): EmailAnswerInput {
+  return { platform: 'email', recipient: claims.u, messageId: claims.m, anomaly: claims.a, choice: claims.c };
+}
+
+/** The POST of an exception link, its nonce claimed: the answer, as the recipient. */
+async function answer(deps: EmailRouteDeps, claims: ResolveClaims, comment: string, key: string): Promise<Response> {
+  let result: EmailAnswerResult;
+  try {
+    result = await deps.answer!({ ...answerInput(claims), eventId: `email:${claims.n}`, ...(comment ? { reason: comment } : {}) });
+  } catch (e) {
+    return released(deps, claims, key, e);
+  }
+  if (!result.ok) {
+    deps.log?.('warn', 'email answer refused', { messageId: claims.m, status: result.status, reason: result.reason });
+    return refusalPage(REFUSED_CODE[result.status], result.reason, { status: result.status });
+  }
+  return answeredPage(result.label, result.title, result.status);
+}
+
+/** The hub could not answer: the link is given back, to be pressed again (with the same event id). */
+async function released(deps: EmailRouteDeps, claims: TokenClaims, key: string, e: unknown): Promise<Response> {
+  const log = deps.log ?? (() => {});
+  log('error', 'email decision failed; the link may be used again', { messageId: claims.m, error: (e as Error).message });
+  await deps.releaseClaim(key).catch((r: unknown) => log('error', 'email link claim not released', { messageId: claims.m, error: (r as Error).message }));
+  return unavailable();
+}
+
 /** The token's claims, or the page that refuses it: a bad signature (403), an expired link (410). */
-function readLink(deps: EmailRouteDeps, token: string): { claims: ActionClaims } | { refusal: Response } {
+function readLink(deps: EmailRouteDeps, token: string): { claims: TokenClaims } | { refusal: Response } {
   const invalid = { refusal: refusalPage('EMAIL_LINK_INVALID', 'This link is not valid. Use the link in the mail exactly as it was sent.') };
   if (token.length > MAX_TOKEN_CHARS) return invalid;
   // Verified with no expiry first, so that an expired link (a genuine one) is told apart from a forged one.
   const claims = deps.tokens.verify(token, Number.NEGATIVE_INFINITY);
   if (!claims || claims.p !== 'email' || typeof claims.n !== 'string' || !claims.n || typeof claims.u !== 'string') return invalid;
+  // An exception link on a hub whose routes take no answers is not one it can honour.
+  if (claims.d === 'resolve' && (!deps.previewAnswer || !deps.answer)) return invalid;
   if (claims.x <= deps.clock.now()) return { refusal: refusalPage('EMAIL_LINK_EXPIRED', 'This link has expired. Decide in Assent instead.') };
   return { claims };
 }
 
-function claimKey(claims: ActionClaims): string {
+function claimKey(claims: TokenClaims): string {
   return `email-link:${claims.n}`;
 }
 
@@ -171,6 +234,18 @@ export function emailRoutesOf(hub: Pick<Hub, 'chat' | 'clock' | 'view'>, log?: E
     async lookup(messageId) {
       const view = await hub.view(messageId);
       return view && { title: view.title, state: view.state };
+    },
+    async previewAnswer(input) {
+      const checked = await hub.chat.actions.resolvable({ platform: 'email', account: input.recipient, messageId: input.messageId, anomaly: input.anomaly, choice: input.choice });
+      if (!checked.ok) return { ok: false, status: checked.status, reason: checked.reason };
+      return { ok: true, title: checked.view.title, label: answerLabel(input.choice, checked.open.kind), problem: checked.open.detail };
+    },
+    async answer(input) {
+      const { recipient, eventId, ...rest } = input;
+      const result = await hub.chat.actions.resolve({ ...rest, account: recipient, eventId: eventId.replace(/^email:/, '') });
+      if (!result.ok) return { ok: false, status: result.status, reason: result.reason };
+      const status = hub.chat.actions.answerStatus(result, 'email');
+      return { ok: true, title: result.view.title, label: answerLabel(input.choice, result.anomaly.kind), status: status.text };
     },
     get clock() {
       return hub.clock;

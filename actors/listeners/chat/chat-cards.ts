@@ -1,7 +1,11 @@
 // The cards Assent shows on chat platforms, built from the canonical record (a transition's view),
 // before any platform's markup: the approval task, the locked task ("Approved by Bob on slack at
-// 10:04 UTC"), the result and the revision request for the requester, reminders and notices.
+// 10:04 UTC"), the result and the revision request for the requester, one exception card per open
+// anomaly (with the recommended fix and Dismiss as its two buttons) and its locked form ("Repaired
+// by Alice at ..."), the outcome of a repair, reminders and notices.
+import type { Anomaly, AnomalyKind, ExceptionAction, ResolvedAnomaly } from '../../../machines/message.types.ts';
 import type { MessageView, TransitionRecord } from '../../message/message-view.ts';
+import type { ResolveChoice } from './action-token.ts';
 import type { CardContent, Tone } from './chat-adapter.ts';
 
 export interface CardContext {
@@ -42,8 +46,8 @@ function payloadFields(payload: unknown): Array<{ label: string; value: string }
     .map(([k, v]) => ({ label: k, value: short(String(v)) }));
 }
 
-function short(text: string): string {
-  return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 1)}…` : text;
+function short(text: string, max = MAX_VALUE_CHARS): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 export function approvalCard(view: MessageView, ctx: CardContext, actions: { approve: string; reject: string }): CardContent {
@@ -97,10 +101,144 @@ export function reminderCard(view: MessageView, ctx: CardContext): CardContent {
   return base(view, ctx, { tone: 'waiting', text: 'Reminder: still waiting for your decision' });
 }
 
-export function exceptionCard(view: MessageView, ctx: CardContext): CardContent {
-  const card = base(view, ctx, { tone: 'warning', text: 'Something is wrong with this result: choose what to do in Assent' });
-  for (const a of view.anomalies.slice(0, 3)) card.fields.push({ label: a.kind, value: short(a.detail) });
+/** The answer a problem's primary button gives, by kind: the recommended fix. */
+const FIX: Record<AnomalyKind, { choice: ResolveChoice; label: string }> = {
+  drift: { choice: 'resync', label: 'Repair' },
+  missing: { choice: 'resync', label: 'Repair' },
+  'delivery-failed': { choice: 'retry', label: 'Retry delivery' },
+  'processing-failed': { choice: 'retry', label: 'Retry processing' },
+  'outcome-unknown': { choice: 'retry', label: 'Retry processing' },
+  'deadline-passed': { choice: 'retry', label: 'Ask again' },
+};
+
+/** The two answers an exception card offers for one anomaly: the recommended fix, and dismissing it. */
+export function exceptionChoices(kind: AnomalyKind): { primary: { choice: ResolveChoice; label: string }; second: { choice: ResolveChoice; label: string } } {
+  return { primary: FIX[kind], second: { choice: 'dismiss', label: 'Dismiss' } };
+}
+
+/** The words of an answer on a button or a page: the kind's fix ("Retry delivery"), or Dismiss. */
+export function answerLabel(choice: ResolveChoice, kind: AnomalyKind): string {
+  if (choice === 'dismiss') return 'Dismiss';
+  const fix = FIX[kind];
+  return fix.choice === choice ? fix.label : choice === 'resync' ? 'Resync' : 'Retry';
+}
+
+/** What went wrong, by kind, in a few words (after "Something is wrong: "). */
+const HEADLINE: Record<AnomalyKind, (a: Anomaly) => string> = {
+  drift: (a) => `${where(a) ?? 'a platform'} holds something else than the result in Assent`,
+  missing: (a) => `${where(a) ?? 'a platform'} no longer holds the result`,
+  'delivery-failed': (a) => `the result could not be delivered${a.platform ? ` to ${a.platform}` : ''}`,
+  'processing-failed': () => 'processing the decision failed',
+  'outcome-unknown': () => 'nobody knows whether processing the decision ran',
+  'deadline-passed': () => 'nobody decided before the deadline',
+};
+
+function where(a: Anomaly): string | undefined {
+  const platform = a.location?.['platform'] ?? a.platform;
+  return typeof platform === 'string' && platform ? `the ${platform} record` : undefined;
+}
+
+/** Where the wrong record is, in one short line (the location's scalar parts, without its field list). */
+function locationText(location: Record<string, unknown> | undefined): string | undefined {
+  if (!location) return undefined;
+  const parts = Object.entries(location)
+    .filter(([k, v]) => k !== 'fields' && ['string', 'number', 'boolean'].includes(typeof v))
+    .map(([k, v]) => `${k} ${String(v)}`);
+  return parts.length ? short(parts.join(', '), 120) : undefined;
+}
+
+function scalar(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v) ?? 'nothing';
+}
+
+/** For a drift: expected against found for each field the location names (at most three). */
+function driftFields(a: Anomaly): Array<{ label: string; value: string }> {
+  const fields = a.location?.['fields'];
+  if (a.kind !== 'drift' || !Array.isArray(fields)) return [];
+  const pick = (from: unknown, f: string) => (typeof from === 'object' && from !== null ? (from as Record<string, unknown>)[f] : undefined);
+  return fields.filter((f): f is string => typeof f === 'string').slice(0, 3)
+    .map((f) => ({ label: f, value: `expected ${short(scalar(pick(a.expected, f)), 60)}, found ${short(scalar(pick(a.found, f)), 60)}` }));
+}
+
+/** Whether a drift's found record carries a result the requester could accept instead (in Assent). */
+function acceptable(a: Anomaly): boolean {
+  return a.kind === 'drift' && typeof a.found === 'object' && a.found !== null && 'result' in a.found;
+}
+
+/** What is wrong, for one anomaly: the problem, where, expected against found, what else can be done. */
+function problemFields(a: Anomaly): Array<{ label: string; value: string }> {
+  const located = locationText(a.location);
+  const others = acceptable(a) ? 'Accept what was found, or revert: in Assent' : a.kind === 'drift' || a.kind === 'missing' || a.kind === 'delivery-failed' ? 'Revert (where the type allows it): in Assent' : undefined;
+  return [
+    { label: 'Problem', value: short(a.detail) },
+    ...(located ? [{ label: 'Where', value: located }] : []),
+    ...driftFields(a),
+    ...(others ? [{ label: 'Other choices', value: others }] : []),
+  ];
+}
+
+function exceptionBase(view: MessageView, a: Anomaly, ctx: CardContext, status: CardContent['status']): CardContent {
+  const card = base(view, ctx, status);
+  card.fields = [...problemFields(a), ...card.fields].slice(0, MAX_FIELDS);
   return card;
+}
+
+/**
+ * What the requester sees for one open anomaly: what is wrong, and two buttons, the recommended fix
+ * for its kind and Dismiss (each a signed token naming this anomaly and that answer). Without
+ * `actions` (a platform with no decisions) the card says to choose in Assent.
+ */
+export function exceptionCard(view: MessageView, a: Anomaly, ctx: CardContext, actions?: { primary: string; second: string }): CardContent {
+  const text = `Something is wrong: ${HEADLINE[a.kind](a)}`;
+  if (!actions) return exceptionBase(view, a, ctx, { tone: 'warning', text: `${text}. Choose what to do in Assent` });
+  const { primary, second } = exceptionChoices(a.kind);
+  return {
+    ...exceptionBase(view, a, ctx, { tone: 'warning', text }),
+    actions: { approve: { label: primary.label, value: actions.primary }, reject: { label: second.label, value: actions.second } },
+  };
+}
+
+/** What a fix did, by kind: a drift or a missing record is repaired (rewritten where it lives, or the result sent again). */
+const FIXED: Record<AnomalyKind, string> = {
+  drift: 'Repaired',
+  missing: 'Repaired',
+  'delivery-failed': 'Delivery retried',
+  'processing-failed': 'Processing retried',
+  'outcome-unknown': 'Processing retried',
+  'deadline-passed': 'Asked again',
+};
+
+const ANSWERED: Record<ExceptionAction, (a: ResolvedAnomaly) => string> = {
+  resync: (a) => (a.repair ? 'Repaired' : FIXED[a.kind]),
+  retry: (a) => (a.repair ? 'Repaired' : FIXED[a.kind]),
+  accept: () => 'What was found accepted',
+  revert: () => 'Reverted',
+  dismiss: (a) => (a.reason === 'withdrawn' ? 'Withdrawn' : 'Dismissed'),
+};
+
+/** How an answered anomaly reads: "Repaired by Alice Li on slack at 2026-11-24 10:04 UTC". */
+export function answeredStatus(a: ResolvedAnomaly, ctx: CardContext, platform?: string): CardContent['status'] {
+  // Neutral tone: some platforms show the tone as a word on a locked card (WeCom: "Approved").
+  return { tone: 'info', text: `${ANSWERED[a.action](a)} by ${ctx.nameOf(a.resolvedBy)}${platform ? ` on ${platform}` : ''} at ${utc(a.resolvedAt)}` };
+}
+
+/** A repair the requester asked for, still being carried out. */
+export function repairingStatus(user: string, at: number, ctx: CardContext, platform?: string): CardContent['status'] {
+  return { tone: 'info', text: `Repair asked for by ${ctx.nameOf(user)}${platform ? ` on ${platform}` : ''} at ${utc(at)}: under way` };
+}
+
+/**
+ * The exception card once nobody needs to answer it any more (answered anywhere: a card, the API,
+ * the portal): no buttons, who answered how and when. `anomaly` is the answered one, when known.
+ */
+export function answeredCard(view: MessageView, anomaly: Anomaly | ResolvedAnomaly, ctx: CardContext, status: CardContent['status']): CardContent {
+  return exceptionBase(view, anomaly, ctx, status);
+}
+
+/** An anomaly's answer, or a plain "nothing to answer any more" when the record does not say. */
+export function closedStatus(view: MessageView, anomalyId: string, ctx: CardContext, at: number, platform?: string): CardContent['status'] {
+  const resolved = view.resolvedAnomalies?.find((a) => a.id === anomalyId);
+  return resolved ? answeredStatus(resolved, ctx, platform) : { tone: 'info', text: `No answer needed any more (${utc(at)})` };
 }
 
 /** The outcome of a repair the requester asked for (a REPAIRED at `at`): what was written where, and whether the read-back matched. */

@@ -6,7 +6,14 @@
 //   platform cannot update it (any more), deleted, answered in its thread, or followed by a note,
 //   whichever its capabilities allow first;
 // - validated: the requester gets the result; rejected-for-revision: the revision request;
-//   exception: the notice; REMIND: a reminder to each approver still awaited.
+//   REPAIRED: the repair's outcome; REMIND: a reminder to each approver still awaited;
+// - exception: the requester gets one card per open anomaly (at most MAX_OPEN_EXCEPTION_CARDS at a
+//   time; the next follows when one is answered), whose two buttons answer that anomaly (the
+//   recommended fix, Dismiss). One card per anomaly rather than one per message, because each
+//   anomaly is answered on its own (RESOLVE_EXCEPTION names one), a token names one anomaly and one
+//   answer, and the card pair of buttons has room for the two answers of one problem only;
+// - an anomaly answered anywhere (a card, the API, the portal, a withdrawal): its card is locked
+//   ("Repaired by Alice Li at ..."), with the same fallbacks as approval cards.
 //
 // Every card sent is written to the ledger under a slot naming what it is for, so a redelivered
 // transition sends nothing twice, and a delivery that fails halfway resumes where it stopped.
@@ -15,10 +22,12 @@ import type { Clock } from '../../clock.ts';
 import type { IdentityMap } from '../../identity/identity-map.ts';
 import type { MessageView, TransitionRecord } from '../../message/message-view.ts';
 import type { DeliveryResult, Held, Platform } from '../platform.ts';
-import type { ActionTokens } from './action-token.ts';
+import type { Anomaly } from '../../../machines/message.types.ts';
+import { anomalyRef, DEFAULT_ACTION_TTL_MS, type ActionTokens } from './action-token.ts';
 import type { CardContent, ChatAdapter } from './chat-adapter.ts';
 import {
-  approvalCard, exceptionCard, lockedCard, reminderCard, repairCard, resultCard, revisionCard, type CardContext,
+  answeredCard, approvalCard, closedStatus, exceptionCard, exceptionChoices, lockedCard, reminderCard, repairCard, resultCard, revisionCard,
+  type CardContext,
 } from './chat-cards.ts';
 
 export interface ChatPlatformDeps {
@@ -33,7 +42,24 @@ export interface ChatPlatformDeps {
   actionTtlMs?: number;
 }
 
-const DEFAULT_ACTION_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+/** Open exception cards per message at a time: a burst of anomalies does not flood the requester. */
+export const MAX_OPEN_EXCEPTION_CARDS = 3;
+
+/** The ledger slot of the requester's card for one anomaly (the id encoded: ids hold colons). */
+export function anomalySlot(anomalyId: string, to: string): string {
+  return `anomaly:${encodeURIComponent(anomalyId)}:${to}`;
+}
+
+/** The anomaly id of an anomaly slot; undefined for any other slot. */
+function anomalyOfSlot(slot: string): string | undefined {
+  if (!slot.startsWith('anomaly:')) return undefined;
+  const encoded = slot.slice('anomaly:'.length).split(':')[0]!;
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
+}
 
 type Outcome = { ok: true } | Extract<DeliveryResult, { ok: false }>;
 
@@ -50,13 +76,16 @@ export class ChatPlatform implements Platform {
 
   wants(r: TransitionRecord): boolean {
     if (!r.message.distributeTo.includes(this.name)) return false;
-    return ['approving', 'validated', 'rejected-for-revision', 'exception'].includes(r.to) || r.from === 'approving' || r.event === 'REPAIRED';
+    // Leaving exception (to processing, distributed, withdrawn too) ends the answers its cards offered.
+    return ['approving', 'validated', 'rejected-for-revision', 'exception'].includes(r.to) || r.from === 'approving' || r.from === 'exception'
+      || r.event === 'REPAIRED';
   }
 
   async deliver(r: TransitionRecord): Promise<DeliveryResult> {
     const ledger = await this.deps.ledger.cards(this.name, r.messageId);
     const steps = [
       () => this.lockEnded(r, ledger),
+      () => this.lockAnswered(r, ledger),
       () => this.sendApprovals(r, ledger),
       () => this.remind(r, ledger),
       () => this.tellRequester(r, ledger),
@@ -73,6 +102,25 @@ export class ChatPlatform implements Platform {
     for (const [slot, entry] of ledger) {
       if (!entry.task || entry.state !== 'open' || stillAwaited(entry.task, r.message)) continue;
       const outcome = await this.retract(slot, entry, lockedCard(r, this.cards), r);
+      if (!outcome.ok) return outcome;
+    }
+    return { ok: true };
+  }
+
+  /** Open exception cards whose anomaly is no longer open: answered (anywhere), or closed by a withdrawal. */
+  private async lockAnswered(r: TransitionRecord, ledger: Map<string, LedgerEntry>): Promise<Outcome> {
+    const m = r.message;
+    for (const [slot, entry] of ledger) {
+      const anomalyId = anomalyOfSlot(slot);
+      if (anomalyId === undefined || entry.state !== 'open' || m.anomalies.some((a) => a.id === anomalyId)) continue;
+      const answered = m.resolvedAnomalies?.find((a) => a.id === anomalyId);
+      // The platform the answer came through is known when this very transition is the answer.
+      const via = r.event === 'RESOLVE_EXCEPTION' && answered?.resolvedAt === r.at ? r.platform : undefined;
+      const status = closedStatus(m, anomalyId, this.cards, r.at, via);
+      const card = answered
+        ? answeredCard(m, answered, this.cards, status)
+        : { ...lockedCard(r, this.cards), status };
+      const outcome = await this.retract(slot, entry, card, r);
       if (!outcome.ok) return outcome;
     }
     return { ok: true };
@@ -160,24 +208,59 @@ export class ChatPlatform implements Platform {
     return { ok: true };
   }
 
-  /** The result, the revision request or the exception notice, to the requester. */
+  /** The result, the revision request, a repair's outcome or the exception cards, to the requester. */
   private async tellRequester(r: TransitionRecord, ledger: Map<string, LedgerEntry>): Promise<Outcome> {
     const m = r.message;
     const repaired = r.event === 'REPAIRED';
-    // Within one state only a repair's outcome or a new anomaly is news (not a delivery report, a vote).
-    if (r.from === r.to && !repaired && r.event !== 'ANOMALY_FOUND') return { ok: true };
-    const card =
-      repaired ? [`repair:${r.version}`, repairCard(m, this.cards, r.at)] as const
-      : r.to === 'validated' ? [`result:r${m.revision}`, resultCard(m, this.cards)] as const
-      : r.to === 'rejected-for-revision' ? [`revision:r${m.revision}`, revisionCard(m, this.cards)] as const
-      : r.to === 'exception' ? [`exception:${r.version}`, exceptionCard(m, this.cards)] as const
-      : undefined;
-    if (!card) return { ok: true };
     const to = await this.deps.people.accountOf(this.name, m.requester);
     if (!to) return { ok: true };
-    const slot = `${card[0]}:${to}`;
-    if (ledger.has(slot)) return { ok: true };
-    return this.sendCard(r, slot, to, m.requester, card[1]);
+    // Within one state only a repair's outcome is news (not a delivery report, a vote).
+    const card =
+      r.from === r.to && !repaired ? undefined
+      : repaired ? [`repair:${r.version}`, repairCard(m, this.cards, r.at)] as const
+      : r.to === 'validated' ? [`result:r${m.revision}`, resultCard(m, this.cards)] as const
+      : r.to === 'rejected-for-revision' ? [`revision:r${m.revision}`, revisionCard(m, this.cards)] as const
+      : undefined;
+    if (card && !ledger.has(`${card[0]}:${to}`)) {
+      const outcome = await this.sendCard(r, `${card[0]}:${to}`, to, m.requester, card[1]);
+      if (!outcome.ok) return outcome;
+    }
+    return m.state === 'exception' ? this.offerAnswers(r, ledger, to) : { ok: true };
+  }
+
+  /**
+   * A card for each open anomaly that has none yet (a new anomaly, one left over by the cap), with
+   * its two answers as buttons where the platform takes decisions. Its slot names the anomaly, so a
+   * redelivered transition, or a later one, sends nothing twice. A card the platform refuses for good
+   * is recorded as failed: the requester can still answer in Assent, and the other cards go out.
+   */
+  private async offerAnswers(r: TransitionRecord, ledger: Map<string, LedgerEntry>, to: string): Promise<Outcome> {
+    const m = r.message;
+    // Cards shown for anomalies still open (answered ones are no longer in the list).
+    const shown = (slot: string) => { const e = ledger.get(slot); return e !== undefined && e.state !== 'failed'; };
+    let open = m.anomalies.filter((a) => shown(anomalySlot(a.id, to))).length;
+    for (const a of m.anomalies) {
+      const slot = anomalySlot(a.id, to);
+      if (ledger.has(slot)) continue;
+      if (open >= MAX_OPEN_EXCEPTION_CARDS) break;
+      const card = exceptionCard(m, a, this.cards, this.adapter.capabilities.decides ? this.answers(m, a, to) : undefined);
+      const sent = await this.adapter.send(to, { ...card, sendKey: `${r.messageId}|${slot}` });
+      if (!sent.ok && sent.retryable) return sent;
+      const entry: LedgerEntry = sent.ok
+        ? { to, user: m.requester, ref: sent.value, sentAt: this.deps.clock.now(), version: r.version, state: card.actions ? 'open' : 'noted' }
+        : { to, user: m.requester, ref: {}, sentAt: this.deps.clock.now(), version: r.version, state: 'failed', error: sent.error };
+      await this.deps.ledger.record(this.name, r.messageId, slot, entry);
+      ledger.set(slot, entry);
+      if (entry.state !== 'failed') open++;
+    }
+    return { ok: true };
+  }
+
+  /** The two buttons of an exception card: tokens for the requester's account, naming the anomaly and the answer. */
+  private answers(m: MessageView, a: Anomaly, to: string): { primary: string; second: string } {
+    const { primary, second } = exceptionChoices(a.kind);
+    const claims = { m: m.id, d: 'resolve' as const, p: this.name, u: to, a: anomalyRef(a.id), x: this.deps.clock.now() + (this.deps.actionTtlMs ?? DEFAULT_ACTION_TTL_MS) };
+    return { primary: this.deps.tokens.issue({ ...claims, c: primary.choice }), second: this.deps.tokens.issue({ ...claims, c: second.choice }) };
   }
 
   private async sendCard(r: TransitionRecord, slot: string, to: string, user: string, card: CardContent): Promise<Outcome> {

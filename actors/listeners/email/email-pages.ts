@@ -1,5 +1,5 @@
 // The pages an e-mailed link opens (api/routes/email.routes.ts): the confirmation with its form, the
-// decision made, and the refusals. They are read by people in a browser, so they are HTML rather
+// decision made (or the answer to a problem given), and the refusals. They are read by people in a browser, so they are HTML rather
 // than problem documents, but each names its stable code at the bottom (tests and support staff
 // branch on it, never on the wording). No scripts: the Content-Security-Policy allows nothing but
 // the one inline style block (by its hash) and posting the form back to the hub itself. The token
@@ -84,6 +84,28 @@ export function confirmationPage(decision: Decision, title: string): Response {
     '<p>Nothing is decided until you press the button. The link works once.</p>',
   ].join('\n');
   return page('EMAIL_LINK_CONFIRM', `${v.ask} ${title}?`, form);
+}
+
+/**
+ * The page an exception link opens: the answer it would give, to which problem, an optional reason,
+ * and the button that answers (styled as the mail's button was: the fix green, Dismiss red).
+ */
+export function answerConfirmationPage(label: string, title: string, problem: string, primary: boolean): Response {
+  const form = [
+    `<p>Problem: ${escapeHtml(problem)}</p>`,
+    '<form method="post">',
+    `<label for="comment">Reason (optional, at most ${MAX_COMMENT_CHARS} characters)</label>`,
+    `<textarea id="comment" name="comment" maxlength="${MAX_COMMENT_CHARS}"></textarea>`,
+    `<button type="submit" class="${primary ? 'approve' : 'reject'}">${escapeHtml(label)}</button>`,
+    '</form>',
+    '<p>Nothing is done until you press the button. The link works once.</p>',
+  ].join('\n');
+  return page('EMAIL_LINK_CONFIRM', `${label}: ${title}?`, form);
+}
+
+/** The answer given: what now happens (or happened), in the words of the locked card. */
+export function answeredPage(label: string, title: string, status: string): Response {
+  return page('EMAIL_DECISION_RECORDED', `Your answer is recorded: ${label}`, `<p>${escapeHtml(title)}: ${escapeHtml(status)}</p><p>You can close this page.</p>`);
 }
 
 export function decidedPage(decision: Decision, title: string): Response {

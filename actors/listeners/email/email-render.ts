@@ -1,8 +1,10 @@
 // How a card looks as an e-mail: a subject, a plain-text part and an HTML part saying the same.
 // Titles and field values come from requesters, so every string is HTML-escaped in the HTML part and
-// the subject loses its line breaks (a CR/LF in a header would start a new header). The approve and
-// reject buttons become links to the hub's confirmation page, `<publicUrl>/v1/email/actions/<token>`:
-// opening one decides nothing (link scanners and chat previews fetch links); the page's form does.
+// the subject loses its line breaks (a CR/LF in a header would start a new header). A card's two
+// buttons (approve and reject on an approval card; the fix and Dismiss on an exception card) become
+// links to the hub's confirmation page, `<publicUrl>/v1/email/actions/<token>`, labelled as the card
+// labels them: opening one decides nothing (link scanners and chat previews fetch links); the page's
+// form does.
 import type { CardContent, Tone } from '../chat/chat-adapter.ts';
 
 export interface RenderedMail {

@@ -3,9 +3,10 @@
 // no updates and no deletions; when an approval task ends, the chat platform falls back to a reply
 // in the same thread (In-Reply-To and References naming the first mail's Message-ID, "Re: " subject).
 //
-// Decisions do not come back through `receive`: the approve and reject buttons are links to the
-// hub's confirmation page (api/routes/email.routes.ts), where a GET only shows a form and the POST
-// decides, with the signed, single-use token in the link's path.
+// Decisions do not come back through `receive`: the approve and reject buttons (and the answers on an
+// exception card, sent to the requester) are links to the hub's confirmation page
+// (api/routes/email.routes.ts), where a GET only shows a form and the POST decides, with the signed,
+// single-use token in the link's path.
 //
 // Credentials go to the relay only over TLS (port 465, or STARTTLS, which is then required), except
 // to a relay on the loopback interface (a local MTA or sidecar), and the relay's host passes the
