@@ -13,6 +13,10 @@
 //              JetStream redelivers v later.
 //   dead       permanent failure, or the retry budget is spent: a dead letter is written, the
 //              platform is recorded as failed at v, and M hears DELIVERY_FAILED for a result.
+//   bookkeeping a platform's DELIVERED that did not move M (others still to hold the result):
+//              nothing any platform shows changes, so it is acked at once and skipped by gap
+//              filling. Without this, each platform's report reached every platform: with N
+//              platforms, N² deliveries per result.
 import type { JetStreamTransport, InboundMessage } from '../../transport/nats/jetstream-transport.ts';
 import type { RedisMessageStore } from '../../transport/redis/redis-message-store.ts';
 import type { PlatformHolding, RedisPlatformStore } from '../../transport/redis/redis-platform-store.ts';
@@ -68,6 +72,7 @@ export class PlatformListener {
       this.opts.onError(new Error(`platform ${this.platform.name}: unreadable transition dropped`, { cause: e }));
       return m.ack();
     }
+    if (isBookkeeping(record)) return m.ack();
     const id = record.messageId;
     const turn = (this.mailboxes.get(id) ?? Promise.resolve()).then(() => this.handle(record, m));
     const settled = turn.catch((e) => {
@@ -89,7 +94,7 @@ export class PlatformListener {
       const held = claim.holding?.version ?? 0;
       if (record.version <= held) return m.ack();
       const missing = record.version > held + 1
-        ? (await this.messages.readLog(id, held + 1, record.version - 1)).map((e) => JSON.parse(e.entry) as TransitionRecord)
+        ? (await this.messages.readLog(id, held + 1, record.version - 1)).map((e) => JSON.parse(e.entry) as TransitionRecord).filter((r) => !isBookkeeping(r))
         : [];
       for (const r of [...missing, record]) {
         const retryInMs = await this.apply(r, m.deliveryCount);
@@ -175,4 +180,9 @@ export class PlatformListener {
     await this.stopConsuming?.();
     await Promise.allSettled([...this.mailboxes.values()]);
   }
+}
+
+/** A delivery report that left the message where it was: no platform shows anything new. */
+export function isBookkeeping(r: TransitionRecord): boolean {
+  return r.event === 'DELIVERED' && r.from === r.to;
 }

@@ -67,9 +67,10 @@ describe('a webhook listener that sees redeliveries', () => {
     expect(all.filter((h) => h.status === 500).map((h) => h.id).sort()).toEqual([...failOnce].sort());
     for (const id of ids) {
       const ok = all.filter((h) => h.status === 200 && h.id.startsWith(`${id}:`) && !h.id.endsWith(':retracted'));
-      // Exactly once each, in version order.
-      expect(ok.map((h) => h.id)).toEqual([1, 2, 3, 4, 5, 6].map((v) => `${id}:${v}`));
-      expect(ok.map((h) => h.type)).toEqual(TWO_PLATFORM_LIFECYCLE.map(([, to]) => `message.${to}`));
+      // Exactly once each, in version order; v5 is the portal's delivery report, which changes
+      // nothing any platform shows, so no platform is sent it.
+      expect(ok.map((h) => h.id)).toEqual([1, 2, 3, 4, 6].map((v) => `${id}:${v}`));
+      expect(ok.map((h) => h.type)).toEqual(TWO_PLATFORM_LIFECYCLE.filter((_, i) => i !== 4).map(([, to]) => `message.${to}`));
       // The decided approval task is withdrawn (claim 7) before the transition that decided it.
       const retracted = all.findIndex((h) => h.status === 200 && h.id === `${id}:3:retracted`);
       expect(retracted).toBeGreaterThanOrEqual(0);

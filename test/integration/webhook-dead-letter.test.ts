@@ -2,6 +2,7 @@
 // dead letter; down for good, every delivery becomes a dead letter, the undeliverable result sends
 // the message to `exception` (anomaly `delivery-failed` naming the webhook platform), and the
 // requester's RESOLVE_EXCEPTION retry, once the endpoint is back, distributes it.
+import { isBookkeeping } from '../../actors/listeners/platform-listener.ts';
 import { describe, expect, it } from 'vitest';
 import { generateWebhookSecret } from '../../actors/listeners/webhook/standard-webhooks.ts';
 import { hubFixture, webhookConfigFor } from '../support/hub-fixture.ts';
@@ -31,9 +32,12 @@ describe('a webhook endpoint that is down', () => {
     expect(await hub.holdings.deadLetters()).toEqual([]);
     expect(hooks.requests.map((r) => r.status).slice(0, 3)).toEqual([503, 503, 200]);
     expect(hooks.requests.filter((r) => r.status === 503)).toHaveLength(2);
-    // Each transition reached the endpoint successfully, once.
+    // Each transition reached the endpoint successfully, once (but a delivery report that moved
+    // nothing, which no platform is sent).
     const delivered = hooks.requests.filter((r) => r.status === 200).map((r) => r.headers['webhook-id'] as string).filter((id) => !id.endsWith(':retracted'));
-    expect(delivered).toEqual(Array.from({ length: done.version }, (_, i) => `${s.id}:${i + 1}`));
+    const shown = (await hub.history(s.id)).filter((r) => !isBookkeeping(r)).map((r) => `${s.id}:${r.version}`);
+    expect(shown.length).toBeLessThan(done.version);
+    expect(delivered).toEqual(shown);
   });
 
   it('down for good: dead letters, exception with delivery-failed naming webhook; a retry once it is back distributes', async () => {
@@ -79,7 +83,8 @@ describe('a webhook endpoint that is down', () => {
     expect(new Set(ok).size).toBe(ok.length);
     const versions = ok.map((id) => Number(id.slice(s.id.length + 1)));
     const from = retried.kind === 'committed' ? retried.version : Infinity;
-    for (let v = from; v <= done.version; v++) expect(versions).toContain(v);
+    const shown = (await hub.history(s.id)).filter((r) => r.version >= from && !isBookkeeping(r)).map((r) => r.version);
+    for (const v of shown) expect(versions).toContain(v);
     expect(versions.every((v) => v > validatedAt)).toBe(true); // the dead letters stay dead
     expect(JSON.parse(hooks.requests.find((r) => r.headers['webhook-id'] === `${s.id}:${done.version}`)!.body).type).toBe('message.distributed');
   });
