@@ -5,12 +5,12 @@
 // row version, so a drift is named by the row's `row_changed_at`; a deletion by its tombstone's
 // `deleted_at`. Two reconcilers reading the same row version send the same id, and the message
 // actor keeps one (its `isNewAnomaly` guard; the event id `anomaly:<id>` drops the copy before that).
-import type { Anomaly } from '../../machines/message.types.ts';
+import type { FoundAnomaly } from './report-anomaly.ts';
 import type { MessageView, TransitionRecord } from '../message/message-view.ts';
 import type { DeletedHeld, ScannedHeld, StorageLocation } from '../listeners/storage/storage.platform.ts';
 import { contentHash, differingColumns, storageRow } from '../listeners/storage/storage-row.ts';
 
-export type Finding = Omit<Anomaly, 'detectedAt'> & { id: string; location: StorageLocation };
+export type Finding = FoundAnomaly & { location: StorageLocation };
 
 /** The hub's own write with its hash intact: nothing to look at (most rows of most passes). */
 export function isHubsOwn(row: ScannedHeld): boolean {

@@ -17,6 +17,7 @@ import type { MessageView, TransitionRecord } from '../message/message-view.ts';
 import type { AnomalyMetrics } from '../metrics.ts';
 import { SCAN_START, type ScanWatermark } from '../../transport/postgres/result-scan.ts';
 import type { DeletedHeld, ScannedHeld, StoragePlatform } from '../listeners/storage/storage.platform.ts';
+import { reportAnomaly } from './report-anomaly.ts';
 import { driftOf, isCheckable, isHubsOwn, isKnown, missingOf, type Finding } from './storage-findings.ts';
 
 export interface ReconcilerSources {
@@ -145,14 +146,7 @@ export class StorageReconciler {
 
   private async report(finding: Finding, view: MessageView, changedAt: number): Promise<Finding | undefined> {
     if (isKnown(view, finding.id, finding.location.rowKey)) return undefined;
-    const outcome = await this.host.run({
-      kind: 'event', messageId: view.id, event: { type: 'ANOMALY_FOUND', anomaly: finding }, eventId: `anomaly:${finding.id}`,
-      caller: { platform: 'assent' },
-    });
-    if (outcome.kind !== 'committed') return undefined;
-    this.opts.metrics?.anomalyFound(finding.kind, Math.max(0, Date.now() - changedAt));
-    this.opts.log('info', 'anomaly found', { messageId: view.id, anomalyId: finding.id, kind: finding.kind });
-    return finding;
+    return (await reportAnomaly(this.host, view.id, finding, Date.now() - changedAt, this.opts)) ? finding : undefined;
   }
 
   async stop(): Promise<void> {

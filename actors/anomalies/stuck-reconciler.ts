@@ -9,7 +9,6 @@
 // hubs repeat it, the actor keeps one; after a retry the message has a new version, and is watched
 // again from there.
 import type { Redis } from 'ioredis';
-import type { Anomaly } from '../../machines/message.types.ts';
 import type { RedisPlatformStore } from '../../transport/redis/redis-platform-store.ts';
 import type { RedisPortalStore } from '../../transport/redis/redis-portal-store.ts';
 import type { Clock } from '../clock.ts';
@@ -17,13 +16,14 @@ import type { Log } from '../log.ts';
 import type { MessageHost } from '../message/message-host.ts';
 import type { MessageView } from '../message/message-view.ts';
 import type { AnomalyMetrics } from '../metrics.ts';
+import { reportAnomaly, type FoundAnomaly } from './report-anomaly.ts';
 
 export const STUCK_AFTER_MS = 15 * 60_000;
 export const STUCK_SCAN_MS = 30_000;
 /** Messages looked at per state and pass; the rest wait for the next pass. */
 const BATCH = 500;
 
-export type StuckFinding = Omit<Anomaly, 'detectedAt'> & { id: string };
+export type StuckFinding = FoundAnomaly;
 
 export interface StuckOptions {
   prefix: string;
@@ -98,13 +98,9 @@ export class StuckReconciler {
   private async report(view: MessageView, finding: StuckFinding): Promise<boolean> {
     const known = view.anomalies.some((a) => a.id === finding.id) || (view.resolvedAnomalies ?? []).some((a) => a.id === finding.id);
     if (known) return false;
-    const outcome = await this.host.run({
-      kind: 'event', messageId: view.id, event: { type: 'ANOMALY_FOUND', anomaly: finding }, eventId: `anomaly:${finding.id}`, caller: { platform: 'assent' },
-    });
-    if (outcome.kind !== 'committed') return false;
-    this.opts.metrics?.anomalyFound(finding.kind, Math.max(0, this.clock.now() - view.updatedAt - (this.opts.stuckAfterMs ?? STUCK_AFTER_MS)));
-    this.opts.log('warn', 'anomaly found', { messageId: view.id, anomalyId: finding.id, kind: finding.kind });
-    return true;
+    // Detection time: how long past the configured wait the pass came.
+    const late = this.clock.now() - view.updatedAt - (this.opts.stuckAfterMs ?? STUCK_AFTER_MS);
+    return reportAnomaly(this.host, view.id, finding, late, this.opts);
   }
 
   async stop(): Promise<void> {

@@ -224,12 +224,9 @@ export class ChatActions {
     | { ok: true; view: MessageView; user: string; who: Identity; open: Anomaly }
     | Extract<ResolveResult, { ok: false }>
   > {
-    const { hub, people } = this.deps;
-    const user = await people.userOf(input.platform, input.account);
-    if (!user) return { ok: false, status: 403, reason: `Your ${input.platform} account is not linked to an Assent user.` };
-    const view = await hub.view(input.messageId);
-    if (!view) return { ok: false, status: 404, reason: 'This message no longer exists.' };
-    const who = { ...hub.withGroups({ user, platform: input.platform }), roles: [] } as Identity;
+    const actor = await this.actorOf(input);
+    if (!actor.ok) return actor;
+    const { user, view, who } = actor;
     if (!maySend('RESOLVE_EXCEPTION', view, who)) return { ok: false, status: 403, reason: 'Only the requester of this message can answer its problems.', view };
     const open = view.anomalies.find((a) => anomalyRef(a.id) === input.anomaly);
     if (!open) return this.notOpen(view, input.anomaly);
@@ -245,14 +242,25 @@ export class ChatActions {
     return { ok: false, status: 409, reason: `Already answered: ${answeredStatus(answered, this.cards).text}.`, view, answered };
   }
 
-  /** Decides as the person behind a platform account, by the API's rules. */
-  async decide(input: DecideInput): Promise<DecideResult> {
+  /** The Assent user behind a platform account, the message, and the identity the API's rules check. */
+  private async actorOf(input: { platform: string; account: string; messageId: string }): Promise<
+    | { ok: true; user: string; view: MessageView; who: Identity }
+    | { ok: false; status: 403 | 404; reason: string }
+  > {
     const { hub, people } = this.deps;
     const user = await people.userOf(input.platform, input.account);
     if (!user) return { ok: false, status: 403, reason: `Your ${input.platform} account is not linked to an Assent user.` };
     const view = await hub.view(input.messageId);
     if (!view) return { ok: false, status: 404, reason: 'This message no longer exists.' };
-    const who = { ...hub.withGroups({ user, platform: input.platform }), roles: [] } as Identity;
+    return { ok: true, user, view, who: { ...hub.withGroups({ user, platform: input.platform }), roles: [] } as Identity };
+  }
+
+  /** Decides as the person behind a platform account, by the API's rules. */
+  async decide(input: DecideInput): Promise<DecideResult> {
+    const { hub } = this.deps;
+    const actor = await this.actorOf(input);
+    if (!actor.ok) return actor;
+    const { user, view, who } = actor;
     const type = input.decision === 'approve' ? 'APPROVE' : 'REJECT';
     if (!maySend(type, view, who)) {
       const reason = user === view.requester ? 'You cannot decide on your own message.' : 'You are not an approver of this message (any more).';
