@@ -179,7 +179,7 @@ export class Hub {
     const platforms = o.platforms ? o.platforms(defaults) : defaults;
     const listeners = platforms.map((p) => new PlatformListener(p, nats, store, holdings, host, clock, listenerOptions));
     const worker = new ProcessingWorker(nats, host, o.config, compileConditions(o.config.types), {
-      ackWaitMs: o.ackWaitMs ?? 30_000, onError, repairer: new Repairer(platforms, store, host),
+      ackWaitMs: o.ackWaitMs ?? 30_000, onError, repairer: new Repairer(platforms, store, host, (id) => hub.view(id)),
     });
     await Promise.all([...listeners.map((l) => l.start()), worker.start()]);
     const reconciler = storage && o.config.platforms.storage && new StorageReconciler(storage, {

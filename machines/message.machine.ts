@@ -64,6 +64,8 @@ const resolves = (actions: ExceptionAction[], interrupted: TopState[]) =>
   ({ context, event }: Args) => {
     if (event.type !== 'RESOLVE_EXCEPTION' || event.meta.user !== context.requester) return false;
     if (!context.anomalies.some((a) => a.id === event.anomalyId)) return false;
+    // An anomaly under repair waits for the repair's outcome (REPAIRED) before any other answer.
+    if (context.repairing?.anomalyId === event.anomalyId) return false;
     return actions.includes(event.action) && context.interrupted !== undefined && interrupted.includes(context.interrupted);
   };
 
@@ -121,6 +123,11 @@ export const messageMachine = setup({
       escalated: { at: event.meta.at, step: context.step },
       steps: context.steps.map((s, i) =>
         i === context.step ? { ...s, approvers: [...new Set([...s.approvers, ...(context.escalateTo ?? [])])] } : s),
+    })),
+    giveUpProcessing: assign(({ context, event }) => ({
+      conditionErrors: [`processing did not succeed: ${(event as Ev<'RESOLVE_EXCEPTION'>).reason ?? 'dismissed by the requester'}`],
+      returned: undefined,
+      run: undefined,
     })),
     countReminder: assign({ reminders: ({ context }) => context.reminders + 1 }),
     armApprovalTimers: enqueueActions(({ context, enqueue }) => {
@@ -240,6 +247,7 @@ export const messageMachine = setup({
     // Redistribute to every platform (a failed delivery, a drift with no record to rewrite in place).
     resyncs: and([resolves(['resync', 'retry'], ['validated', 'distributed']), ({ context, event }) => repairTarget(anomalyAnswered(context, event)) === undefined]),
     dismissesDrift: resolves(['dismiss'], ['distributed']),
+    dismissesProcessing: resolves(['dismiss'], ['processing']),
     dismissesDelivery: resolves(['dismiss'], ['validated']),
     othersStayOpen: ({ context, event }) =>
       (event.type === 'RESOLVE_EXCEPTION' || event.type === 'REPAIRED') && context.anomalies.some((a) => a.id !== event.anomalyId),
@@ -369,10 +377,13 @@ export const messageMachine = setup({
           { guard: and(['reverts', not('othersStayOpen')]), target: 'processing', actions: ['closeAnomaly', 'startCompensation'] },
           // With several problems open, each answer closes one; the last one decides where to go.
           {
-            guard: and([or(['retriesApproval', 'retriesProcessing', 'resyncs', 'dismissesDrift', 'dismissesDelivery']), 'othersStayOpen']),
+            guard: and([or(['retriesApproval', 'retriesProcessing', 'resyncs', 'dismissesDrift', 'dismissesDelivery', 'dismissesProcessing']), 'othersStayOpen']),
             actions: 'closeAnomaly',
           },
           { guard: 'retriesApproval', target: 'approving', actions: 'closeAnomaly' },
+          // Giving up on an operation that keeps failing: the message goes back to the requester,
+          // who revises it (processed again) or withdraws it.
+          { guard: 'dismissesProcessing', target: 'rejected-for-revision', actions: ['closeAnomaly', 'giveUpProcessing'] },
           { guard: 'retriesProcessing', target: 'processing', actions: 'closeAnomaly' },
           { guard: 'resyncs', target: 'validated', actions: ['closeAnomaly', 'resetDeliveries'] },
           { guard: 'dismissesDrift', target: 'distributed', actions: 'closeAnomaly' },

@@ -7,16 +7,26 @@ import type { RedisMessageStore } from '../../transport/redis/redis-message-stor
 import type { Platform } from '../listeners/platform.ts';
 import type { MessageHost } from '../message/message-host.ts';
 import type { RepairCommand } from '../message/message-turn.ts';
-import type { TransitionRecord } from '../message/message-view.ts';
+import type { MessageView, TransitionRecord } from '../message/message-view.ts';
 
 export class Repairer {
   private readonly platforms: ReadonlyMap<string, Platform>;
 
-  constructor(platforms: readonly Platform[], private readonly store: RedisMessageStore, private readonly host: MessageHost) {
+  constructor(
+    platforms: readonly Platform[],
+    private readonly store: RedisMessageStore,
+    private readonly host: MessageHost,
+    private readonly view: (id: string) => Promise<MessageView | undefined>,
+  ) {
     this.platforms = new Map(platforms.map((p) => [p.name, p]));
   }
 
   async run(c: RepairCommand): Promise<void> {
+    // A command that comes late (redelivered after its answer, or the anomaly answered otherwise
+    // meanwhile) must not write: the record it carries is no longer the one to hold.
+    const view = await this.view(c.messageId);
+    const waiting = view?.repairing;
+    if (!waiting || waiting.anomalyId !== c.instruction.anomalyId || waiting.instruction.version !== c.version) return;
     const { verified, detail } = await this.carryOut(c);
     await this.host.run({
       kind: 'event', messageId: c.messageId,

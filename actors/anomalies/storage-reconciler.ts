@@ -17,6 +17,7 @@ import type { MessageView, TransitionRecord } from '../message/message-view.ts';
 import type { AnomalyMetrics } from '../metrics.ts';
 import { SCAN_START, type ScanWatermark } from '../../transport/postgres/result-scan.ts';
 import type { DeletedHeld, ScannedHeld, StoragePlatform } from '../listeners/storage/storage.platform.ts';
+import { contentHash } from '../listeners/storage/storage-row.ts';
 import { reportAnomaly } from './report-anomaly.ts';
 import { driftOf, isCheckable, isHubsOwn, isKnown, missingOf, type Finding } from './storage-findings.ts';
 
@@ -99,12 +100,19 @@ export class StorageReconciler {
     return findings;
   }
 
-  /** Every row once (the catch-all); answers the findings. */
+  /**
+   * Every row once, and every tombstone still kept (the catch-all: a deletion the incremental pass
+   * could not judge then, its message not at rest); then drops the tombstones past their retention.
+   */
   async fullPass(): Promise<Finding[]> {
     const findings: Finding[] = [];
     await this.storage.fullPass(async (rows) => {
       for (const row of rows) if (!isHubsOwn(row)) pushIf(findings, await this.checkRow(row));
     });
+    await this.storage.scanDeletions(SCAN_START, async (rows) => {
+      for (const gone of rows) if (!gone.deletedByHub) pushIf(findings, await this.checkGone(gone));
+    });
+    await this.storage.pruneDeletions();
     return findings;
   }
 
@@ -123,7 +131,12 @@ export class StorageReconciler {
     const canonical = await this.canonicalOf(row.messageId);
     if (!canonical) return undefined;
     const finding = driftOf(row, canonical, (fields) => this.storage.locationRecord(row.messageId, row.held.location, fields));
-    return finding && this.report(finding, canonical.message, Date.parse(row.rowChangedAt));
+    if (!finding) return undefined;
+    // The page may be older than the row: what was read must still be what the row holds, or the
+    // requester would be shown (and could accept) a value nobody holds any more.
+    const now = await this.storage.holds(row.messageId);
+    if (!now || now.contentHash !== row.held.contentHash || contentHash(now.content) !== contentHash(row.held.content)) return undefined;
+    return this.report(finding, canonical.message, Date.parse(row.rowChangedAt));
   }
 
   private async checkGone(gone: DeletedHeld): Promise<Finding | undefined> {

@@ -31,7 +31,8 @@ export function anomaliesRoutes(deps: { hub: Hub }): Hono<Env> {
     if (unknown.length) throw new Problem('REQUEST_INVALID', `${unknown.join(', ')}: not a parameter of this list (kind is)`);
     const kind = c.req.query('kind');
     const { portal } = deps.hub;
-    const ids = await portal.ids('state:exception', ANOMALIES_MAX_MESSAGES + 1);
+    // Oldest first: when there are too many, the longest open are the ones shown.
+    const ids = await portal.oldest('state:exception', Number.MAX_SAFE_INTEGER, ANOMALIES_MAX_MESSAGES + 1);
     const views = await portal.views(ids.slice(0, ANOMALIES_MAX_MESSAGES));
     const now = deps.hub.clock.now();
     const who = c.get('identity');

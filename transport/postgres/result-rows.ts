@@ -98,8 +98,8 @@ export async function upsertResultRows(pool: Pool, target: StorageTarget, url: s
 }
 
 /**
- * A repair: writes the row whatever version the table holds (a hand edit may have raised it). An
- * existing row of the message keeps its `location`; a message without a row gets `location` back
+ * A repair: writes the row whatever version a person wrote into it, unless the hub itself wrote a
+ * later version already (a repair that comes late must not roll the row back). An existing row of the message keeps its `location`; a message without a row gets `location` back
  * (the uuid its deleted row had), or a new uuid when another row holds that one (a row whose
  * message_id was edited by hand keeps its uuid, and is that other message's business).
  */
@@ -110,7 +110,8 @@ export async function forceResultRow(pool: Pool, target: StorageTarget, url: str
   const sql = `insert into ${t} as t (${columns.join(', ')}, location)
     select ${placeholders.join(', ')}, coalesce((select ${loc} where not exists (select 1 from ${t} where location = ${loc})), gen_random_uuid())
     where ${MARK_HUB_WRITE} is not null
-    on conflict (message_id) do update set ${updates.join(', ')}, synced_at = now()`;
+    on conflict (message_id) do update set ${updates.join(', ')}, synced_at = now()
+    where coalesce(t.hub_version, 0) <= excluded.version`;
   try {
     await pool.query(sql, [...values, location]);
   } catch (e) {

@@ -26,7 +26,7 @@ export interface StorageRow extends ResultRow {
 }
 
 export function storageRow(r: TransitionRecord): StorageRow {
-  return withoutNul(rowOf(r));
+  return storable(rowOf(r));
 }
 
 function rowOf(r: TransitionRecord): StorageRow {
@@ -48,18 +48,20 @@ function rowOf(r: TransitionRecord): StorageRow {
 }
 
 /**
- * PostgreSQL's text and jsonb cannot hold U+0000: a title or payload with one would be refused for
- * good. It is dropped from every string (keys too), here, so the hash the scan recomputes from the
- * row read back is the hash of what was written.
+ * What PostgreSQL's text and jsonb can hold: U+0000 is dropped and an unpaired UTF-16 surrogate
+ * becomes U+FFFD (text would store U+FFFD in its place, jsonb refuses it), in every string and key,
+ * here, so the hash the scan recomputes from the row read back is the hash of what was written.
  */
-function withoutNul<T>(value: T): T {
-  if (typeof value === 'string') return (value.includes('\u0000') ? value.replaceAll('\u0000', '') : value) as T;
-  if (Array.isArray(value)) return value.map(withoutNul) as T;
+function storable<T>(value: T): T {
+  if (typeof value === 'string') return value.replace(UNSTORABLE, (c) => (c === '\u0000' ? '' : '\uFFFD')) as T;
+  if (Array.isArray(value)) return value.map(storable) as T;
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [withoutNul(k), withoutNul(v)])) as T;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)])) as T;
   }
   return value;
 }
+
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 function decisionOf(r: TransitionRecord): StorageDecision | null {
   const outcome = r.message.decision;

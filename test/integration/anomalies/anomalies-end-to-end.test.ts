@@ -13,7 +13,8 @@ import { hubFixture } from '../../support/hub-fixture.ts';
 import { HttpReceiver } from '../../support/http-receiver.ts';
 import { postgresDatabase } from '../../support/postgres.ts';
 import { ScriptedChat } from '../../support/scripted-chat.ts';
-import { eventually } from '../../support/services.ts';
+import { Redis } from 'ioredis';
+import { REDIS_URL, eventually } from '../../support/services.ts';
 
 const db = postgresDatabase();
 const ALICE = 'alice@example.com';
@@ -211,9 +212,32 @@ describe('anomalies end to end', () => {
     expect(fromA.length + fromB.length).toBe(1);
     const ex = await fx.waitForState(a.hub, id, 'exception');
     expect(ex.anomalies).toEqual([expect.objectContaining({ kind: 'drift', location: expect.objectContaining({ fields: ['title'] }) })]);
-    // A later pass of either, and a full pass, find nothing new.
+    // Dismissed, the row is left as the person made it; no later pass of either, nor a full pass,
+    // reports the same problem again.
+    await a.hub.send(id, { type: 'RESOLVE_EXCEPTION', anomalyId: ex.anomalies[0]!.id, action: 'dismiss', reason: 'the new title is right' }, { user: 'alice' });
+    await fx.waitForState(a.hub, id, 'distributed');
     expect(await b.hub.reconciler!.pass()).toEqual([]);
     expect(await a.hub.reconciler!.fullPass()).toEqual([]);
+    expect(await b.hub.reconciler!.fullPass()).toEqual([]);
+    expect(await a.row(id)).toMatchObject({ title: 'Laptop (edited)', edited_by_hub: false });
     expect(await anomaliesOf(a.hub, id)).toHaveLength(1);
+  });
+
+  it('the full pass finds what the incremental passes could not see (here: a watermark moved past the edit)', async () => {
+    const { hub, pool, table, schema, row } = await started({ scan: '1h' });
+    const id = await distributed(hub, row);
+    await pool.query(`update ${table} set result = '{"total": 3}'::jsonb where message_id = $1`, [id]);
+    const redis = new Redis(REDIS_URL);
+    try {
+      const far = JSON.stringify({ at: '2999-01-01T00:00:00.000000Z', key: '' });
+      await redis.set(`${fx.prefix}:reconcile:storage:${schema}.assent_results:changes`, far);
+      expect(await hub.reconciler!.pass()).toEqual([]);
+      const [found, ...more] = await hub.reconciler!.fullPass();
+      expect(more).toEqual([]);
+      expect(found).toMatchObject({ kind: 'drift', found: { result: { total: 3 } } });
+      expect((await fx.waitForState(hub, id, 'exception')).anomalies).toHaveLength(1);
+    } finally {
+      redis.disconnect();
+    }
   });
 });

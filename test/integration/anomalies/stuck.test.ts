@@ -37,7 +37,9 @@ describe('the stuck reconciler', () => {
     clock.advance(15 * MIN - 1);
     expect(await hub.stuck.pass()).toEqual([]); // not stuck yet
     clock.advance(2);
-    const [finding, ...more] = await hub.stuck.pass();
+    // Two passes at once (two hubs) record it once.
+    const [first, second] = await Promise.all([hub.stuck.pass(), hub.stuck.pass()]);
+    const [finding, ...more] = [...first, ...second];
     expect(more).toEqual([]);
     expect(finding).toMatchObject({ kind: 'delivery-failed', platform: 'webhook', expected: { platforms: ['webhook'] }, found: { webhook: null } });
     const ex = await fx.waitForState(hub, id, 'exception');

@@ -73,11 +73,13 @@ describe('storage platform failures', () => {
     expect(await p.holds('m-10')).toBeDefined();
   });
 
-  it('drops U+0000, which PostgreSQL cannot store, from what it writes (and hashes)', async () => {
+  it('writes what PostgreSQL can store (no U+0000, no unpaired surrogate), and the hash recomputes from the read-back', async () => {
     const p = await openPlatform();
-    expect(await p.deliver(transition('m-3', 1, { title: 'a\u0000b' }))).toEqual({ ok: true, status: 200 });
+    const odd = { title: 'a\u0000b\ud800c', result: { 'k\udc00': ['x\u0000\ud83d'], ok: '\ud83d\ude00' } };
+    expect(await p.deliver(transition('m-3', 4, odd))).toEqual({ ok: true, status: 200 });
     const held = (await p.holds('m-3'))!;
-    expect(held.content['title']).toBe('ab');
+    expect(held.content['title']).toBe('ab\ufffdc');
+    expect(held.content['result']).toEqual({ 'k\ufffd': ['x\ufffd'], ok: '\ud83d\ude00' });
     expect(held.contentHash).toBe(contentHash(held.content));
   });
 

@@ -190,3 +190,21 @@ describe('ANOMALY_FOUND in distributed', () => {
     expect(x.context.anomalies).toEqual([{ ...(e as Extract<MessageEvent, { type: 'ANOMALY_FOUND' }>).anomaly, detectedAt: e.meta.at }]);
   });
 });
+
+describe('giving up on processing', () => {
+  it('a dismissed processing failure goes back to the requester, who revises (processed again) or withdraws', () => {
+    const ev2 = new Events();
+    const { processing: processingOf } = stateBuilders(() => ev2);
+    const p = processingOf();
+    const x = go(p, ev2.failed(p.context.processingKey!));
+    expect(x.value).toBe('exception');
+    const back = go(x, ev2.resolve(x.context.anomalies[0]!.id, 'dismiss', REQUESTER, 'the supplier is gone'));
+    expect(back.value).toBe('rejected-for-revision');
+    expect(back.context.conditionErrors).toEqual(['processing did not succeed: the supplier is gone']);
+    expect(back.context.resolvedAnomalies).toEqual([expect.objectContaining({ action: 'dismiss', reason: 'the supplier is gone' })]);
+    const again = go(back, ev2.revise(REQUESTER, { payload: { amount: 900 } }));
+    expect(again.value).toBe('processing');
+    expect(again.context.processingKey).not.toBe(p.context.processingKey);
+    expect(go(back, ev2.withdraw()).value).toBe('withdrawn');
+  });
+});

@@ -83,7 +83,7 @@ export class Events {
   deadline(): MessageEvent {
     return { type: 'DEADLINE', meta: this.meta() };
   }
-  anomaly(kind: AnomalyKind = 'drift', extra: { id?: string; platform?: string; detail?: string } = {}): MessageEvent {
+  anomaly(kind: AnomalyKind = 'drift', extra: { id?: string; platform?: string; detail?: string; location?: Record<string, unknown> } = {}): MessageEvent {
     return { type: 'ANOMALY_FOUND', anomaly: { kind, detail: extra.detail ?? 'row differs', ...extra }, meta: this.meta() };
   }
   resolve(anomalyId: string, action: ExceptionAction, user: string = REQUESTER, reason?: string): MessageEvent {

@@ -3,7 +3,7 @@
 // Refusal is checked with `snapshot.can(event)`, which is what the API uses to answer 409/403.
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { MessageEvent } from '../../../machines/message.types.ts';
-import { Events, REQUESTER, type Snap, go, keyOf, start, stateBuilders, turn, withSteps } from './helpers.ts';
+import { Events, REQUESTER, type Snap, go, keyOf, makeInput, start, stateBuilders, turn, withSteps } from './helpers.ts';
 
 let ev: Events;
 beforeEach(() => {
@@ -67,7 +67,7 @@ describe('events that must not apply', () => {
     { name: 'RESOLVE_EXCEPTION without a user', state: () => go(processing(), ev.failed('v3')), event: () => ({ type: 'RESOLVE_EXCEPTION', anomalyId: 'processing-failed-v4', action: 'retry', meta: ev.meta() }) },
     { name: 'RESOLVE_EXCEPTION for an unknown anomaly id', state: () => go(processing(), ev.failed('v3')), event: () => ev.resolve('no-such-anomaly', 'retry') },
     { name: 'RESOLVE_EXCEPTION for an already resolved anomaly', state: () => go(distributed(), ev.anomaly('drift', { id: 'd1' }), ev.resolve('d1', 'dismiss'), ev.anomaly('drift', { id: 'd3' })), event: () => ev.resolve('d1', 'dismiss') },
-    { name: 'dismiss of a processing failure', state: () => go(processing(), ev.failed('v3')), event: () => ev.resolve('processing-failed-v4', 'dismiss') },
+    { name: 'dismiss of an anomaly under repair', state: () => go(distributed(makeInput({ platforms: ['portal', 'storage'] })), ev.anomaly('drift', { id: 'd1', location: { platform: 'storage', row: 'r' } }), ev.resolve('d1', 'resync')), event: () => ev.resolve('d1', 'dismiss') },
     { name: 'resync of a passed deadline', state: () => go(approving(), ev.deadline()), event: () => ev.resolve('deadline-passed-v3', 'resync') },
   ];
 
