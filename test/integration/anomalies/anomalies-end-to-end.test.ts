@@ -204,8 +204,8 @@ describe('anomalies end to end', () => {
   it('two reconcilers scanning at once still record one anomaly per problem', async () => {
     const schema = db.freshSchema();
     const a = await started({ scan: '1h' }, { schema });
-    const b = await started({ scan: '1h' }, { schema });
     const id = await distributed(a.hub, a.row);
+    const b = await started({ scan: '1h' }, { schema });
     await a.pool.query(`update ${a.table} set title = 'Laptop (edited)' where message_id = $1`, [id]);
 
     const [fromA, fromB] = await Promise.all([a.hub.reconciler!.pass(), b.hub.reconciler!.pass()]);
