@@ -31,6 +31,8 @@ export interface MessageView {
   resolvedAnomalies?: ResolvedAnomaly[];
   /** A repair under way (the requester chose resync; the instruction is being carried out). */
   repairing?: MessageContext['repairing'];
+  /** In `exception`: the state the anomalies interrupted, which decides the answers that apply. */
+  interrupted?: TopState;
   revision: number;
   createdAt: number;
   updatedAt: number;
@@ -99,6 +101,7 @@ export function viewOf(snapshot: MessageSnapshot, version: number, updatedAt: nu
     anomalies: c.anomalies,
     resolvedAnomalies: c.resolvedAnomalies,
     ...(c.repairing ? { repairing: c.repairing } : {}),
+    ...(c.interrupted && state === 'exception' ? { interrupted: c.interrupted } : {}),
     revision: c.revision,
     createdAt: c.submittedAt ?? updatedAt,
     updatedAt,

@@ -238,14 +238,14 @@ export function emailRoutesOf(hub: Pick<Hub, 'chat' | 'clock' | 'view'>, log?: E
     async previewAnswer(input) {
       const checked = await hub.chat.actions.resolvable({ platform: 'email', account: input.recipient, messageId: input.messageId, anomaly: input.anomaly, choice: input.choice });
       if (!checked.ok) return { ok: false, status: checked.status, reason: checked.reason };
-      return { ok: true, title: checked.view.title, label: answerLabel(input.choice, checked.open.kind), problem: checked.open.detail };
+      return { ok: true, title: checked.view.title, label: answerLabel(input.choice, checked.open, checked.view), problem: checked.open.detail };
     },
     async answer(input) {
       const { recipient, eventId, ...rest } = input;
       const result = await hub.chat.actions.resolve({ ...rest, account: recipient, eventId: eventId.replace(/^email:/, '') });
       if (!result.ok) return { ok: false, status: result.status, reason: result.reason };
       const status = hub.chat.actions.answerStatus(result, 'email');
-      return { ok: true, title: result.view.title, label: answerLabel(input.choice, result.anomaly.kind), status: status.text };
+      return { ok: true, title: result.view.title, label: answerLabel(input.choice, result.anomaly, result.view), status: status.text };
     },
     get clock() {
       return hub.clock;

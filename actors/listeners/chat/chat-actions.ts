@@ -176,7 +176,7 @@ export class ChatActions {
 
   /** New buttons for an exception card that stays open after a refused click (as ChatPlatform issues them). */
   private answerButtons(view: MessageView, a: Anomaly, platform: string, account: string): { primary: string; second: string } {
-    const { primary, second } = exceptionChoices(a.kind);
+    const { primary, second } = exceptionChoices(a, view);
     const claims = { m: view.id, d: 'resolve' as const, p: platform, u: account, a: anomalyRef(a.id), x: this.deps.clock.now() + DEFAULT_ACTION_TTL_MS };
     return { primary: this.deps.tokens.issue({ ...claims, c: primary.choice }), second: this.deps.tokens.issue({ ...claims, c: second.choice }) };
   }
@@ -212,7 +212,7 @@ export class ChatActions {
     }
     const still = now.anomalies.find((a) => a.id === open.id);
     if (!still) return this.notOpen(now, input.anomaly);
-    const label = answerLabel(input.choice, open.kind);
+    const label = answerLabel(input.choice, open, now);
     return { ok: false, status: 409, reason: `${label} does not apply to this problem now: choose what to do in Assent.`, view: now, open: still };
   }
 

@@ -111,15 +111,26 @@ const FIX: Record<AnomalyKind, { choice: ResolveChoice; label: string }> = {
   'deadline-passed': { choice: 'retry', label: 'Ask again' },
 };
 
-/** The two answers an exception card offers for one anomaly: the recommended fix, and dismissing it. */
-export function exceptionChoices(kind: AnomalyKind): { primary: { choice: ResolveChoice; label: string }; second: { choice: ResolveChoice; label: string } } {
-  return { primary: FIX[kind], second: { choice: 'dismiss', label: 'Dismiss' } };
+/**
+ * The recommended fix for a problem, by the state it interrupted first (what the message takes
+ * there), then by its kind: a drift found while the message was still approving or processing is
+ * not repaired in place, the approval or the processing is run again.
+ */
+function fixFor(a: Anomaly, view: Pick<MessageView, 'interrupted'>): { choice: ResolveChoice; label: string } {
+  if (view.interrupted === 'approving') return FIX['deadline-passed'];
+  if (view.interrupted === 'processing') return FIX['processing-failed'];
+  return FIX[a.kind];
 }
 
-/** The words of an answer on a button or a page: the kind's fix ("Retry delivery"), or Dismiss. */
-export function answerLabel(choice: ResolveChoice, kind: AnomalyKind): string {
+/** The two answers an exception card offers for one anomaly: the recommended fix, and dismissing it. */
+export function exceptionChoices(a: Anomaly, view: Pick<MessageView, 'interrupted'>): { primary: { choice: ResolveChoice; label: string }; second: { choice: ResolveChoice; label: string } } {
+  return { primary: fixFor(a, view), second: { choice: 'dismiss', label: 'Dismiss' } };
+}
+
+/** The words of an answer on a button or a page: the problem's fix ("Retry delivery"), or Dismiss. */
+export function answerLabel(choice: ResolveChoice, a: Anomaly, view: Pick<MessageView, 'interrupted'>): string {
   if (choice === 'dismiss') return 'Dismiss';
-  const fix = FIX[kind];
+  const fix = fixFor(a, view);
   return fix.choice === choice ? fix.label : choice === 'resync' ? 'Resync' : 'Retry';
 }
 
@@ -191,7 +202,7 @@ function exceptionBase(view: MessageView, a: Anomaly, ctx: CardContext, status: 
 export function exceptionCard(view: MessageView, a: Anomaly, ctx: CardContext, actions?: { primary: string; second: string }): CardContent {
   const text = `Something is wrong: ${HEADLINE[a.kind](a)}`;
   if (!actions) return exceptionBase(view, a, ctx, { tone: 'warning', text: `${text}. Choose what to do in Assent` });
-  const { primary, second } = exceptionChoices(a.kind);
+  const { primary, second } = exceptionChoices(a, view);
   return {
     ...exceptionBase(view, a, ctx, { tone: 'warning', text }),
     actions: { approve: { label: primary.label, value: actions.primary }, reject: { label: second.label, value: actions.second } },
@@ -210,7 +221,8 @@ const FIXED: Record<AnomalyKind, string> = {
 
 const ANSWERED: Record<ExceptionAction, (a: ResolvedAnomaly) => string> = {
   resync: (a) => (a.repair ? 'Repaired' : FIXED[a.kind]),
-  retry: (a) => (a.repair ? 'Repaired' : FIXED[a.kind]),
+  // A drift found before the result existed is answered by running the step again, not repaired.
+  retry: (a) => (a.repair ? 'Repaired' : a.kind === 'drift' || a.kind === 'missing' ? 'Retried' : FIXED[a.kind]),
   accept: () => 'What was found accepted',
   revert: () => 'Reverted',
   dismiss: (a) => (a.reason === 'withdrawn' ? 'Withdrawn' : 'Dismissed'),

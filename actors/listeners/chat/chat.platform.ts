@@ -258,7 +258,7 @@ export class ChatPlatform implements Platform {
 
   /** The two buttons of an exception card: tokens for the requester's account, naming the anomaly and the answer. */
   private answers(m: MessageView, a: Anomaly, to: string): { primary: string; second: string } {
-    const { primary, second } = exceptionChoices(a.kind);
+    const { primary, second } = exceptionChoices(a, m);
     const claims = { m: m.id, d: 'resolve' as const, p: this.name, u: to, a: anomalyRef(a.id), x: this.deps.clock.now() + (this.deps.actionTtlMs ?? DEFAULT_ACTION_TTL_MS) };
     return { primary: this.deps.tokens.issue({ ...claims, c: primary.choice }), second: this.deps.tokens.issue({ ...claims, c: second.choice }) };
   }

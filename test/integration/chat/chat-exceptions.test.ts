@@ -192,20 +192,23 @@ describe('exception cards', () => {
     expect(exceptionCards(chat)).toHaveLength(1);
   });
 
-  it('an answer the message does not take now is refused on a card that keeps its buttons', async () => {
+  it('offers the fix the interrupted state takes, and refuses one it does not take on a card that keeps its buttons', async () => {
     const { chat, hub, click, id } = await setUp();
     await eventually(() => chat.sentTo(BOB).length === 1, "bob's approval card");
-    // Found while still approving: no result to redistribute, so Repair does not apply (retry or dismiss do).
+    // Found while still approving: nothing to repair in place; the approval is asked for again.
     await hub.send(id, { type: 'ANOMALY_FOUND', anomaly: drift('drift-early') }, { platform: 'assent' });
     const card = await eventually(() => exceptionCards(chat)[0], "alice's exception card");
+    expect([card.actions!.approve.label, card.actions!.reject.label]).toEqual(['Ask again', 'Dismiss']);
 
-    const refused = await click(ALICE, card.actions!.approve.value, 'evt-1');
-    expect(refused.reply.notice).toEqual({ tone: 'error', text: 'Repair does not apply to this problem now: choose what to do in Assent.' });
-    expect(refused.reply.card.actions?.reject.label).toBe('Dismiss');
+    // A Repair button issued for it anyway (as an older hub would have) is refused, with new buttons.
+    const repair = hub.chat.tokens.issue({ m: id, d: 'resolve', p: 'email', u: ALICE, a: anomalyRef('drift-early'), c: 'resync', x: hub.clock.now() + 60_000 });
+    const refused = await click(ALICE, repair, 'evt-1');
+    expect(refused.reply.notice).toEqual({ tone: 'error', text: 'Resync does not apply to this problem now: choose what to do in Assent.' });
+    expect(refused.reply.card.actions?.approve.label).toBe('Ask again');
     expect(await resolutions(hub, id)).toEqual([]);
 
-    const { reply } = await click(ALICE, refused.reply.card.actions!.reject.value, 'evt-2');
-    expect(reply.card.status.text).toMatch(new RegExp(`^Dismissed by Alice Li on email at ${WHEN}$`));
+    const { reply } = await click(ALICE, refused.reply.card.actions!.approve.value, 'evt-2');
+    expect(reply.card.status.text).toMatch(new RegExp(`^Retried by Alice Li on email at ${WHEN}$`));
     await fx.waitForState(hub, id, 'approving');
   });
 
