@@ -16,7 +16,9 @@
 //   ("Repaired by Alice Li at ..."), with the same fallbacks as approval cards.
 //
 // Every card sent is written to the ledger under a slot naming what it is for, so a redelivered
-// transition sends nothing twice, and a delivery that fails halfway resumes where it stopped.
+// transition does not send a recorded card again, and a delivery that fails halfway resumes where
+// it stopped. At least once, still: a crash between a platform's send and the ledger write sends
+// that card again (platforms with an idempotency key for sends get the card's `sendKey`).
 import type { RedisChatStore, LedgerEntry } from '../../../transport/redis/redis-chat-store.ts';
 import type { Clock } from '../../clock.ts';
 import type { IdentityMap } from '../../identity/identity-map.ts';
