@@ -23,7 +23,11 @@ import type {
 import { DingtalkApi } from './dingtalk-api.ts';
 import { readCardCallback } from './dingtalk-callback.ts';
 import { cardParams } from './dingtalk-card.ts';
-import { cardKey, claimTrackId, closeTrackId } from './dingtalk-track-id.ts';
+import { cardIds, cardKey } from '../card-ids.ts';
+
+// DingTalk names a card instance by its outTrackId and keeps the first card for an id sent again
+// ("one outTrackId identifies one card", 创建并投放卡片): a pending card is sent again under its id.
+const trackIds = cardIds('track', { resendPending: true });
 
 /** DingTalk answers a card callback within 2 s or shows the click as failed; the hub answers sooner. */
 export const DINGTALK_CALLBACK_DEADLINE_MS = 1500;
@@ -45,12 +49,12 @@ export class DingtalkAdapter implements ChatAdapter {
 
   /** Creates the card and delivers it to the user's chat with the robot. */
   async send(to: string, card: CardContent): Promise<ApiOutcome<CardRef>> {
-    const claim = await claimTrackId(this.ctx.memory, cardKey(to, card), this.ctx.clock.now());
+    const claim = await trackIds.claim(this.ctx.memory, cardKey(to, card), this.ctx.clock.now());
     if ('replay' in claim) return { ok: true, value: claim.replay };
     const what = 'dingtalk createAndDeliver';
     const sent = await this.api.call('POST', '/v1.0/card/instances/createAndDeliver', {
       cardTemplateId: this.settings.cardTemplateId,
-      outTrackId: claim.outTrackId,
+      outTrackId: claim.id,
       callbackType: 'HTTP',
       callbackRouteKey: DINGTALK_CALLBACK_ROUTE_KEY,
       cardData: { cardParamMap: cardParams(card) },
@@ -66,7 +70,7 @@ export class DingtalkAdapter implements ChatAdapter {
     const result = sent.value.result as { deliverResults?: Array<{ success?: unknown; errorMsg?: unknown }> } | undefined;
     const failed = result?.deliverResults?.find((d) => d.success === false);
     if (failed) return { ok: false, retryable: false, error: `${what}: not delivered: ${String(failed.errorMsg ?? 'no reason given')}` };
-    const ref = { outTrackId: claim.outTrackId, to };
+    const ref = { outTrackId: claim.id, to };
     await claim.sent(ref);
     return { ok: true, value: ref };
   }
@@ -82,7 +86,7 @@ export class DingtalkAdapter implements ChatAdapter {
       userIdType: 1,
     });
     if (!done.ok) return done;
-    await closeTrackId(this.ctx.memory, outTrackId, this.ctx.clock.now());
+    await trackIds.close(this.ctx.memory, outTrackId, this.ctx.clock.now());
     return { ok: true, value: undefined };
   }
 

@@ -21,7 +21,11 @@ import { WecomApi } from './wecom-api.ts';
 import { readWecomCallback, type WecomClick } from './wecom-callback.ts';
 import { lockedCard, messageFor } from './wecom-card.ts';
 import { aesKeyOf } from './wecom-crypto.ts';
-import { cardKey, claimTaskId, closeTaskId } from './wecom-task-id.ts';
+import { cardIds, cardKey } from '../card-ids.ts';
+
+// WeCom needs a task_id on a button card, never reused within the app ("同一个应用任务id不能重复",
+// at most 128 bytes of letters, digits and _-@): a pending card is retried under the next one.
+const taskIds = cardIds('task', { resendPending: false });
 
 const HOUR = 60 * 60 * 1000;
 /** WeCom's documented windows, less a margin for the hub's and WeCom's clocks. */
@@ -47,9 +51,9 @@ export class WecomAdapter implements ChatAdapter {
   }
 
   async send(to: string, card: CardContent): Promise<ApiOutcome<CardRef>> {
-    const claim = await claimTaskId(this.ctx.memory, cardKey(to, card), this.ctx.clock.now());
+    const claim = await taskIds.claim(this.ctx.memory, cardKey(to, card), this.ctx.clock.now());
     if ('replay' in claim) return { ok: true, value: claim.replay };
-    const taskId = card.actions ? claim.taskId : undefined;
+    const taskId = card.actions ? claim.id : undefined;
     const sent = await this.api.post('/cgi-bin/message/send', {
       touser: to,
       agentid: this.settings.agentId,
@@ -80,7 +84,7 @@ export class WecomAdapter implements ChatAdapter {
     const done = await this.updateCard(to, taskId, code, card);
     if (done.ok || !done.retryable) await this.spend(code);
     if (!done.ok) return done;
-    await closeTaskId(this.ctx.memory, taskId, this.ctx.clock.now());
+    await taskIds.close(this.ctx.memory, taskId, this.ctx.clock.now());
     return { ok: true, value: undefined };
   }
 
@@ -89,7 +93,7 @@ export class WecomAdapter implements ChatAdapter {
     if (!ref.msgid) return { ok: false, retryable: false, error: 'wecom recall: the reference has no msgid' };
     const done = await this.api.post('/cgi-bin/message/recall', { msgid: ref.msgid });
     if (!done.ok) return done;
-    if (ref.taskId) await closeTaskId(this.ctx.memory, ref.taskId, this.ctx.clock.now());
+    if (ref.taskId) await taskIds.close(this.ctx.memory, ref.taskId, this.ctx.clock.now());
     return { ok: true, value: undefined };
   }
 
