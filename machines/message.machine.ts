@@ -69,6 +69,12 @@ const resolves = (actions: ExceptionAction[], interrupted: TopState[]) =>
     return actions.includes(event.action) && context.interrupted !== undefined && interrupted.includes(context.interrupted);
   };
 
+/** The platforms holding the result once a DELIVERED report is counted (only those that must hold it). */
+function deliveredAfter(context: MessageContext, event: Ev<'DELIVERED'>): string[] {
+  const reported = [event.platform, ...(event.also ?? [])].filter((p) => context.platforms.includes(p));
+  return [...new Set([...context.delivered, ...reported])];
+}
+
 function anomalyAnswered(context: MessageContext, event: MessageEvent): Anomaly | undefined {
   return event.type === 'RESOLVE_EXCEPTION' || event.type === 'REPAIRED' ? context.anomalies.find((a) => a.id === event.anomalyId) : undefined;
 }
@@ -146,7 +152,7 @@ export const messageMachine = setup({
         ? { result: e.data, conditionErrors: undefined, delivered: [], run: undefined }
         : { result: e.data, conditionErrors: e.verdict.errors, returned: undefined, run: undefined };
     }),
-    markDelivered: assign(({ context, event }) => ({ delivered: [...context.delivered, (event as Ev<'DELIVERED'>).platform] })),
+    markDelivered: assign(({ context, event }) => ({ delivered: deliveredAfter(context, event as Ev<'DELIVERED'>) })),
     resetDeliveries: assign({ delivered: [] }),
     revise: assign(({ context, event }, params: { backToApprovers: boolean }) => {
       const e = event as Ev<'REVISE'>;
@@ -241,7 +247,7 @@ export const messageMachine = setup({
       (event.type === 'DELIVERED' || event.type === 'DELIVERY_FAILED') &&
       context.platforms.includes(event.platform) && !context.delivered.includes(event.platform),
     completesDelivery: ({ context, event }) =>
-      event.type === 'DELIVERED' && context.platforms.every((p) => p === event.platform || context.delivered.includes(p)),
+      event.type === 'DELIVERED' && context.platforms.every((p) => deliveredAfter(context, event).includes(p)),
     retriesApproval: resolves(['retry', 'dismiss'], ['approving']),
     retriesProcessing: resolves(['retry'], ['processing']),
     // Redistribute to every platform (a failed delivery, a drift with no record to rewrite in place).
@@ -261,6 +267,9 @@ export const messageMachine = setup({
     accepts: and([resolves(['accept'], ['validated', 'distributed']), ({ context, event }) => foundResult(anomalyAnswered(context, event)) !== undefined]),
     reverts: and([resolves(['revert'], ['validated', 'distributed']), ({ context }) => context.compensable === true]),
     interruptedApproval: ({ context }) => context.interrupted === 'approving',
+    // Not the platform whose failure is open: it was given up on, its answer is the requester's.
+    interruptedDelivery: ({ context, event }) => context.interrupted === 'validated' && event.type === 'DELIVERED' &&
+      !context.anomalies.some((a) => a.kind === 'delivery-failed' && a.platform === event.platform),
     completesDeliveryByDismissal: ({ context, event }) => {
       const anomaly = anomalyAnswered(context, event);
       const platform = anomaly?.kind === 'delivery-failed' ? anomaly.platform : undefined;
@@ -392,6 +401,8 @@ export const messageMachine = setup({
         ],
         // A second problem found while one is open joins the list; the requester answers each.
         ANOMALY_FOUND: { guard: 'isNewAnomaly', actions: 'addAnomaly' },
+        // While one platform's failure waits for an answer, the others' acknowledgements still count.
+        DELIVERED: { guard: and(['awaitsDelivery', 'interruptedDelivery']), actions: 'markDelivered' },
         REPAIRED: [
           { guard: and(['repairVerified', 'othersStayOpen']), actions: 'closeAnomaly' },
           { guard: and(['repairVerified', 'interruptedDistribution']), target: 'distributed', actions: 'closeAnomaly' },

@@ -142,7 +142,8 @@ export type MessageEvent = WithMeta<
   | { type: 'RETURN'; comment: string }
   | { type: 'PROCESSED'; key: string; data: unknown; verdict: { ok: boolean; errors: string[] } }
   | { type: 'PROCESSING_FAILED'; key: string; error: string; unknown: boolean }
-  | { type: 'DELIVERED'; platform: string }
+  /** `platform` holds the result; `also`: other platforms seen holding it too (one report for many). */
+  | { type: 'DELIVERED'; platform: string; also?: string[] }
   | { type: 'DELIVERY_FAILED'; platform: string; error: string }
   | { type: 'REVISE'; title?: string; payload?: unknown }
   | { type: 'WITHDRAW'; reason?: string }

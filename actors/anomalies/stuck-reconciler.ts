@@ -82,9 +82,10 @@ export class StuckReconciler {
   }
 
   private async unacknowledged(view: MessageView, after: number): Promise<StuckFinding | undefined> {
-    const missing = view.distributeTo.filter((p) => !view.delivered.includes(p));
+    const held = await this.holdings.holdings(view.id, view.distributeTo);
+    const holds = (p: string) => view.delivered.includes(p) || ((held[p]?.version ?? 0) >= view.version && held[p]!.status !== 'failed');
+    const missing = view.distributeTo.filter((p) => !holds(p));
     if (missing.length === 0) return undefined;
-    const held = await this.holdings.holdings(view.id, missing);
     return {
       id: `stuck:delivery:${view.id}:v${view.version}`,
       kind: 'delivery-failed',

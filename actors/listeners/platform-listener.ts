@@ -7,8 +7,9 @@
 //   stale      the platform already holds v or later (a redelivery, or overtaken): ack, nothing else.
 //   gap        it holds less than v - 1 (JetStream redelivery breaks order): the missing versions
 //              are read from the message log and delivered first, in order.
-//   deliver    the platform shows v; a delivered result (a `validated` transition) is reported
-//              to M as DELIVERED; then the version it now holds is recorded (only ever forward).
+//   deliver    the platform shows v; the version it now holds is recorded (only ever forward);
+//              for a result (a `validated` transition), once every platform has answered for it,
+//              one DELIVERED names all that hold it.
 //   retry      a retryable failure: nak with the backoff delay (or the platform's Retry-After);
 //              JetStream redelivers v later.
 //   dead       permanent failure, or the retry budget is spent: a dead letter is written, the
@@ -92,7 +93,11 @@ export class PlatformListener {
     if (!claim) return m.retryAfter(CONTENDED_RETRY_MS);
     try {
       const held = claim.holding?.version ?? 0;
-      if (record.version <= held) return m.ack();
+      if (record.version <= held) {
+        // A redelivered result: the report that it is held everywhere may be what a crash lost.
+        if (this.isResultFor(record)) await this.reportIfComplete(record);
+        return m.ack();
+      }
       const missing = record.version > held + 1
         ? (await this.messages.readLog(id, held + 1, record.version - 1)).map((e) => JSON.parse(e.entry) as TransitionRecord).filter((r) => !isBookkeeping(r))
         : [];
@@ -131,19 +136,17 @@ export class PlatformListener {
     const now = this.clock.now();
     if (!this.platform.wants(r)) {
       // A platform that filters out results still counts as holding what it asked for.
-      if (this.isResultFor(r)) await this.report(r, { type: 'DELIVERED', platform: name });
       await this.hold(r, { version: r.version, status: 'skipped', at: now, lagMs: now - r.at });
       this.opts.metrics?.delivery(name, 'skipped', now - r.at);
+      if (this.isResultFor(r)) await this.reportIfComplete(r);
       return undefined;
     }
     const result = await this.platform.deliver(r);
-    // The actor hears of a delivered result before the holding is recorded: a crash in between
-    // redelivers the transition, and the report (idempotent by its event id) is sent again.
     if (result.ok) {
       const done = this.clock.now();
-      if (this.isResultFor(r)) await this.report(r, { type: 'DELIVERED', platform: name });
       await this.hold(r, { version: r.version, status: 'delivered', at: done, lagMs: done - r.at });
       this.opts.metrics?.delivery(name, 'delivered', done - r.at);
+      if (this.isResultFor(r)) await this.reportIfComplete(r);
       return undefined;
     }
     if (result.retryable && attempt < this.opts.maxAttempts) {
@@ -155,14 +158,34 @@ export class PlatformListener {
     if (this.isResultFor(r)) await this.report(r, { type: 'DELIVERY_FAILED', platform: name, error: result.error });
     await this.hold(r, { version: r.version, status: 'failed', at: now, lagMs: now - r.at });
     this.opts.metrics?.delivery(name, 'failed', now - r.at);
+    if (this.isResultFor(r)) await this.reportIfComplete(r);
     return undefined;
+  }
+
+  /**
+   * Once every platform that must hold result `r` has answered for it (holds it, or failed for
+   * good), the platforms holding it are reported to the actor in one DELIVERED: one turn per result
+   * rather than one per platform. Each listener checks after recording its own answer, so the last
+   * to answer sees them all; two that answer at once both report, under one event id. A crash
+   * between the record and the report is made good when the transition comes again (stale, above).
+   */
+  private async reportIfComplete(r: TransitionRecord): Promise<void> {
+    const platforms = r.message.distributeTo;
+    const held = await this.holdings.holdings(r.messageId, platforms);
+    if (!platforms.every((p) => (held[p]?.version ?? 0) >= r.version)) return;
+    const [first, ...also] = platforms.filter((p) => held[p]!.status !== 'failed');
+    if (!first) return;
+    await this.host.run({
+      kind: 'event', messageId: r.messageId, event: { type: 'DELIVERED', platform: first, also },
+      eventId: `delivered:${r.version}`, caller: { platform: this.platform.name },
+    });
   }
 
   private isResultFor(r: TransitionRecord): boolean {
     return r.to === 'validated' && r.message.distributeTo.includes(this.platform.name);
   }
 
-  private async report(r: TransitionRecord, event: { type: 'DELIVERED'; platform: string } | { type: 'DELIVERY_FAILED'; platform: string; error: string }) {
+  private async report(r: TransitionRecord, event: { type: 'DELIVERY_FAILED'; platform: string; error: string }) {
     await this.host.run({
       kind: 'event',
       messageId: r.messageId,

@@ -128,6 +128,24 @@ describe('delivery', () => {
     expect(go(s, ev.delivered('webhook'), ev.delivered('portal')).value).toBe('distributed');
   });
 
+  it('while a failed delivery waits for an answer, the other platforms still acknowledge; dismissing it then distributes', () => {
+    let s = go(validated(), ev.deliveryFailed('webhook', 'HTTP 410'));
+    expect(s.value).toBe('exception');
+    expect(s.can(ev.delivered('webhook'))).toBe(false); // the failed one was given up on
+    s = go(s, ev.delivered('portal'));
+    expect(s.value).toBe('exception');
+    expect(s.context.delivered).toEqual(['portal']);
+    expect(go(s, ev.resolve(onlyAnomalyId(s), 'dismiss')).value).toBe('distributed');
+  });
+
+  it('one report may count several platforms (a listener that saw the others holding the result)', () => {
+    const s = validated(makeInput({ platforms: ['portal', 'webhook', 'storage'] }));
+    const one = go(s, { type: 'DELIVERED', platform: 'storage', also: ['portal', 'webhook', 'elsewhere'], meta: ev.meta() });
+    expect(one.value).toBe('distributed');
+    expect(one.context.delivered.sort()).toEqual(['portal', 'storage', 'webhook']);
+    expect(go(s, { type: 'DELIVERED', platform: 'storage', also: ['portal'], meta: ev.meta() }).value).toBe('validated');
+  });
+
   it('retry of a failed delivery behaves as resync', () => {
     const s = go(validated(), ev.deliveryFailed('portal'));
     expect(go(s, ev.resolve(onlyAnomalyId(s), 'retry')).value).toBe('validated');
