@@ -5,22 +5,17 @@
 // table; and what it wrote is the hub's write for the scan and for later deliveries.
 import { describe, expect, it } from 'vitest';
 import { contentHash, storageRow } from '../../../actors/listeners/storage/storage-row.ts';
-import { StoragePlatform, type DeletedHeld, type ScannedHeld } from '../../../actors/listeners/storage/storage.platform.ts';
+import type { DeletedHeld, ScannedHeld, StoragePlatform } from '../../../actors/listeners/storage/storage.platform.ts';
 import type { TransitionRecord } from '../../../actors/message/message-view.ts';
 import type { RepairInstruction } from '../../../machines/message.types.ts';
 import { SCAN_START } from '../../../transport/postgres/result-scan.ts';
 import { postgresDatabase } from '../../support/postgres.ts';
+import { changes, deletions, openStorage, tableOf } from './storage-support.ts';
 import { transition } from './transitions.ts';
 
 const db = postgresDatabase();
 
-async function openPlatform(schema = db.freshSchema()): Promise<StoragePlatform> {
-  return db.closeAfter(await StoragePlatform.open({ schema, table: 'assent_results' }, db.url));
-}
-
-function tableOf(p: StoragePlatform): string {
-  return `"${p.target.schema}"."${p.target.table}"`;
-}
+const openPlatform = (schema?: string) => openStorage(db, schema);
 
 /** An instruction as the message actor issues it, its location built as the reconciler builds it. */
 function instruction(p: StoragePlatform, canonical: TransitionRecord, row: string, action: 'write' | 'delete' = 'write'): RepairInstruction {
@@ -34,15 +29,11 @@ function instruction(p: StoragePlatform, canonical: TransitionRecord, row: strin
 }
 
 async function scanned(p: StoragePlatform): Promise<Map<string, ScannedHeld>> {
-  const rows: ScannedHeld[] = [];
-  await p.scanChanges(SCAN_START, (page) => void rows.push(...page));
-  return new Map(rows.map((r) => [r.messageId, r]));
+  return new Map((await changes(p, SCAN_START)).rows.map((r) => [r.messageId, r]));
 }
 
 async function tombstones(p: StoragePlatform): Promise<DeletedHeld[]> {
-  const rows: DeletedHeld[] = [];
-  await p.scanDeletions(SCAN_START, (page) => void rows.push(...page));
-  return rows;
+  return (await deletions(p, SCAN_START)).rows;
 }
 
 describe('storage repair', () => {

@@ -9,6 +9,7 @@ import { StoragePlatform } from '../../../actors/listeners/storage/storage.platf
 import { translatePostgresError } from '../../../transport/postgres/postgres-error.ts';
 import { openPostgresPool } from '../../../transport/postgres/postgres-pool.ts';
 import { postgresDatabase } from '../../support/postgres.ts';
+import { openStorage } from './storage-support.ts';
 import { transition } from './transitions.ts';
 
 const db = postgresDatabase();
@@ -23,9 +24,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function openPlatform(): Promise<StoragePlatform> {
-  return db.closeAfter(await StoragePlatform.open({ schema: db.freshSchema(), table: 'assent_results' }, db.url));
-}
+const openPlatform = () => openStorage(db);
 
 function schemaOf(p: StoragePlatform): string {
   return p.target.schema;

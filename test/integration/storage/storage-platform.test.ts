@@ -4,15 +4,14 @@
 // recomputed hash and in row_changed_at / edited_by_hub; a deleted row is held nowhere.
 import { describe, expect, it } from 'vitest';
 import { contentHash, storageRow } from '../../../actors/listeners/storage/storage-row.ts';
-import { StoragePlatform } from '../../../actors/listeners/storage/storage.platform.ts';
+import type { StoragePlatform } from '../../../actors/listeners/storage/storage.platform.ts';
 import { postgresDatabase } from '../../support/postgres.ts';
+import { openStorage } from './storage-support.ts';
 import { transition } from './transitions.ts';
 
 const db = postgresDatabase();
 
-async function openPlatform(schema = db.freshSchema()): Promise<StoragePlatform> {
-  return db.closeAfter(await StoragePlatform.open({ schema, table: 'assent_results' }, db.url));
-}
+const openPlatform = (schema?: string) => openStorage(db, schema);
 
 function schemaOf(p: StoragePlatform): string {
   return p.target.schema;

@@ -1,68 +1,20 @@
-// The anomaly scan's reads of the results table against a real PostgreSQL (transport/postgres/result-scan.ts
+// The anomaly scan's reads of changed rows against a real PostgreSQL (transport/postgres/result-scan.ts
 // through the storage platform): an incremental pass sees what changed since its watermark and only
 // that, tells the hub's writes from anybody else's (also a hand edit that raises `version`, and a hand
-// insert), finds every row that left the table from its tombstone, pages through ties on the timestamp
-// without losing or doubling a row, never moves its watermark past a writer still open, and the full
-// pass reads every row once. No sleeps: every step awaits the database.
+// insert), pages through ties on the timestamp without losing or doubling a row, never moves its
+// watermark past a writer still open, and the full pass reads every row once. No sleeps: every step
+// awaits the database.
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { contentHash, storageRow, type StorageRow } from '../../../actors/listeners/storage/storage-row.ts';
-import { StoragePlatform, type DeletedHeld, type ScannedHeld } from '../../../actors/listeners/storage/storage.platform.ts';
-import { SCAN_START, type ScanOptions, type ScanPass, type ScanWatermark } from '../../../transport/postgres/result-scan.ts';
+import { contentHash, storageRow } from '../../../actors/listeners/storage/storage-row.ts';
+import type { ScannedHeld } from '../../../actors/listeners/storage/storage.platform.ts';
+import { SCAN_START } from '../../../transport/postgres/result-scan.ts';
 import { postgresDatabase } from '../../support/postgres.ts';
+import { changes, deliverAll, expectOnce, handInsert, ids, openStorage, tableOf } from './storage-support.ts';
 import { transition } from './transitions.ts';
 
 const db = postgresDatabase();
-
-async function openPlatform(schema = db.freshSchema()): Promise<StoragePlatform> {
-  return db.closeAfter(await StoragePlatform.open({ schema, table: 'assent_results' }, db.url));
-}
-
-function tableOf(p: StoragePlatform): string {
-  return `"${p.target.schema}"."${p.target.table}"`;
-}
-
-async function changes(p: StoragePlatform, from: ScanWatermark, opts: ScanOptions = {}): Promise<{ rows: ScannedHeld[]; pages: ScannedHeld[][]; pass: ScanPass }> {
-  const pages: ScannedHeld[][] = [];
-  const pass = await p.scanChanges(from, (rows) => void pages.push(rows), opts);
-  const rows = pages.flat();
-  expect(pass.rows).toBe(rows.length);
-  expect(pass.pages).toBe(pages.length);
-  return { rows, pages, pass };
-}
-
-async function deletions(p: StoragePlatform, from: ScanWatermark, opts: ScanOptions = {}): Promise<{ rows: DeletedHeld[]; pass: ScanPass }> {
-  const pages: DeletedHeld[][] = [];
-  const pass = await p.scanDeletions(from, (rows) => void pages.push(rows), opts);
-  const rows = pages.flat();
-  expect(pass.rows).toBe(rows.length);
-  return { rows, pass };
-}
-
-async function deliverAll(p: StoragePlatform, ids: string[], version = 4): Promise<void> {
-  for (const id of ids) expect(await p.deliver(transition(id, version))).toMatchObject({ ok: true, status: 200 });
-}
-
-function ids(n: number, prefix = 'm'): string[] {
-  return Array.from({ length: n }, (_, i) => `${prefix}-${String(i + 1).padStart(3, '0')}`);
-}
-
-/** Each id once, whatever the order. */
-function expectOnce(rows: Array<{ messageId: string }>, expected: string[]): void {
-  const seen = rows.map((r) => r.messageId);
-  expect(new Set(seen).size).toBe(seen.length);
-  expect([...seen].sort()).toEqual([...expected].sort());
-}
-
-/** A row inserted by hand with the hub's columns, as a person or another program would. */
-async function handInsert(sql: pg.Pool, p: StoragePlatform, row: StorageRow, hash: string): Promise<void> {
-  await sql.query(
-    `insert into ${tableOf(p)} (message_id, type, title, requester, state, decision, approvers, result, condition_errors,
-       version, created_at, updated_at, content_hash)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-    [row.message_id, row.type, row.title, row.requester, row.state, JSON.stringify(row.decision), JSON.stringify(row.approvers),
-      JSON.stringify(row.result), JSON.stringify(row.condition_errors), row.version, row.created_at, row.updated_at, hash]);
-}
+const openPlatform = (schema?: string) => openStorage(db, schema);
 
 describe('incremental scan of changes', () => {
   it('a first pass from SCAN_START sees every row once; with nothing changed the next pass reads nothing', async () => {
@@ -243,142 +195,6 @@ describe('incremental scan of changes', () => {
     const full: ScannedHeld[] = [];
     await p.fullPass((rows) => void full.push(...rows));
     expect(full.find((r) => r.messageId === 'm-001')).toMatchObject({ editedByHub: false, hashMatches: false });
-  });
-});
-
-describe('incremental scan of deletions', () => {
-  it('finds the rows deleted, truncated or renamed by hand, and tells the hub\'s own delete apart', async () => {
-    const p = await openPlatform();
-    const sql = db.pool();
-    await deliverAll(p, ['d-1', 'd-2', 'd-3', 'd-4', 'd-5']);
-    const held = new Map<string, string>();
-    for (const id of ['d-1', 'd-2', 'd-3', 'd-4', 'd-5']) held.set(id, (await p.holds(id))!.location);
-    const empty = await deletions(p, SCAN_START);
-    expect(empty.rows).toEqual([]);
-    let w = empty.pass.resume;
-
-    const expectGone = (r: DeletedHeld | undefined, id: string, byHub: boolean) => {
-      expect(r).toMatchObject({
-        messageId: id, location: held.get(id), version: 4, contentHash: contentHash(storageRow(transition(id, 4))), deletedByHub: byHub,
-      });
-      expect(r!.deletedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
-    };
-
-    await sql.query(`delete from ${tableOf(p)} where message_id = 'd-1'`);
-    let seen = await deletions(p, w);
-    expect(seen.rows).toHaveLength(1);
-    expectGone(seen.rows[0], 'd-1', false);
-    w = seen.pass.resume;
-
-    await sql.query(`update ${tableOf(p)} set message_id = 'd-2-renamed' where message_id = 'd-2'`);
-    seen = await deletions(p, w);
-    expect(seen.rows).toHaveLength(1);
-    expectGone(seen.rows[0], 'd-2', false);
-    w = seen.pass.resume;
-    // The renamed row is a change too, not the hub's, at the same location.
-    const renamed = (await changes(p, SCAN_START)).rows.find((r) => r.messageId === 'd-2-renamed');
-    expect(renamed).toMatchObject({ editedByHub: false, hashMatches: false });
-    expect(renamed!.held.location).toBe(held.get('d-2'));
-
-    const hub = await p.repairRow({ messageId: 'd-3', location: held.get('d-3')!, delete: true });
-    expect(hub).toEqual({ ok: true, held: undefined });
-    seen = await deletions(p, w);
-    expect(seen.rows).toHaveLength(1);
-    expectGone(seen.rows[0], 'd-3', true);
-    w = seen.pass.resume;
-
-    await sql.query(`truncate ${tableOf(p)}`);
-    seen = await deletions(p, w, { pageSize: 2 });
-    expect(seen.rows.map((r) => r.messageId).sort()).toEqual(['d-2-renamed', 'd-4', 'd-5']);
-    expectGone(seen.rows.find((r) => r.messageId === 'd-4'), 'd-4', false);
-    expectGone(seen.rows.find((r) => r.messageId === 'd-5'), 'd-5', false);
-    w = seen.pass.resume;
-
-    expect((await deletions(p, w)).rows).toEqual([]);
-    // From the start: every tombstone once, in order.
-    const all = await deletions(p, SCAN_START, { pageSize: 3 });
-    expect(all.rows.map((r) => r.messageId).slice(0, 3)).toEqual(['d-1', 'd-2', 'd-3']);
-    expect(all.rows).toHaveLength(6);
-  });
-
-  it('keeps its watermark behind a delete still open, and sees its tombstone once it commits', async () => {
-    const p = await openPlatform();
-    await deliverAll(p, ['o-1', 'o-2', 'o-3']);
-    const base = (await deletions(p, SCAN_START)).pass.resume;
-
-    const person = new pg.Client({ connectionString: db.url });
-    await person.connect();
-    db.closeAfter({ close: () => person.end() });
-    await person.query('begin');
-    await person.query(`delete from ${tableOf(p)} where message_id = 'o-1'`);
-    // The hub's own delete of another row commits with a later deleted_at.
-    await p.repairRow({ messageId: 'o-3', location: (await p.holds('o-3'))!.location, delete: true });
-    const during = await deletions(p, base);
-    expect(during.rows.map((r) => [r.messageId, r.deletedByHub])).toEqual([['o-3', true]]);
-    expect(during.pass.resume.at < during.rows[0]!.deletedAt).toBe(true);
-
-    await person.query('commit');
-    const after = await deletions(p, during.pass.resume);
-    expect(after.rows.map((r) => [r.messageId, r.deletedByHub])).toEqual([['o-1', false], ['o-3', true]]);
-    expect((await deletions(p, after.pass.resume)).rows).toEqual([]);
-  });
-
-  it('a failed hand delete leaves no tombstone', async () => {
-    const p = await openPlatform();
-    const sql = db.pool();
-    await deliverAll(p, ['f-1']);
-    const client = await sql.connect();
-    try {
-      await client.query('begin');
-      await client.query(`delete from ${tableOf(p)} where message_id = 'f-1'`);
-      await client.query('rollback');
-    } finally {
-      client.release();
-    }
-    expect((await deletions(p, SCAN_START)).rows).toEqual([]);
-    expect(await p.holds('f-1')).toBeDefined();
-  });
-
-  it('pages through many tombstones of one statement once each', async () => {
-    const p = await openPlatform();
-    const sql = db.pool();
-    const all = ids(30, 't');
-    await deliverAll(p, all, 2);
-    await sql.query(`delete from ${tableOf(p)}`);
-    const seen = await deletions(p, SCAN_START, { pageSize: 4 });
-    expectOnce(seen.rows, all);
-    expect(seen.rows.every((r) => !r.deletedByHub)).toBe(true);
-    expect((await deletions(p, seen.pass.resume)).rows).toEqual([]);
-  });
-
-  it('pages through tombstones on one deleted_at in id order (numeric, not as text)', async () => {
-    const p = await openPlatform();
-    const sql = db.pool();
-    const all = ids(25, 'q');
-    await deliverAll(p, all, 2);
-    await sql.query(`delete from ${tableOf(p)}`);
-    // Ties for certain, across ids of one and two digits (9 < 10, while '9' > '10').
-    await sql.query(`update "${p.target.schema}"."assent_results_deleted" set deleted_at = timestamptz '2025-01-01 00:00:00.000001Z'`);
-    for (const pageSize of [2, 3, 4, 7]) {
-      const seen = await deletions(p, SCAN_START, { pageSize });
-      expectOnce(seen.rows, all);
-      expect(seen.rows.map((r) => r.messageId)).toEqual(all);
-    }
-  });
-
-  it('pruneDeletions drops the tombstones older than the retention only', async () => {
-    const p = await openPlatform();
-    const sql = db.pool();
-    await deliverAll(p, ['p-1', 'p-2', 'p-3', 'p-4']);
-    await sql.query(`delete from ${tableOf(p)}`);
-    await sql.query(`update "${p.target.schema}"."assent_results_deleted" set deleted_at = deleted_at - interval '8 days' where message_id in ('p-1', 'p-3')`);
-    expect(await p.pruneDeletions()).toBe(2);
-    expect((await deletions(p, SCAN_START)).rows.map((r) => r.messageId).sort()).toEqual(['p-2', 'p-4']);
-    expect(await p.pruneDeletions()).toBe(0);
-    // A shorter retention reaches further.
-    await sql.query(`update "${p.target.schema}"."assent_results_deleted" set deleted_at = deleted_at - interval '2 hours' where message_id = 'p-2'`);
-    expect(await p.pruneDeletions(60 * 60_000)).toBe(1);
-    expect((await deletions(p, SCAN_START)).rows.map((r) => r.messageId)).toEqual(['p-4']);
   });
 });
 
