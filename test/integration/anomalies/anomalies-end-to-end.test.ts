@@ -209,7 +209,8 @@ describe('anomalies end to end', () => {
     await a.pool.query(`update ${a.table} set title = 'Laptop (edited)' where message_id = $1`, [id]);
 
     const [fromA, fromB] = await Promise.all([a.hub.reconciler!.pass(), b.hub.reconciler!.pass()]);
-    expect(fromA.length + fromB.length).toBe(1);
+    // At most one of them recorded it (a hub's own first pass at start may have been first).
+    expect(fromA.length + fromB.length).toBeLessThanOrEqual(1);
     const ex = await fx.waitForState(a.hub, id, 'exception');
     expect(ex.anomalies).toEqual([expect.objectContaining({ kind: 'drift', location: expect.objectContaining({ fields: ['title'] }) })]);
     // Dismissed, the row is left as the person made it; no later pass of either, nor a full pass,
