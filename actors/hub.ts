@@ -182,10 +182,7 @@ export class Hub {
       ackWaitMs: o.ackWaitMs ?? 30_000, onError, repairer: new Repairer(platforms, store, host, (id) => hub.view(id)),
     });
     await Promise.all([...listeners.map((l) => l.start()), worker.start()]);
-    const reconciler = storage && o.config.platforms.storage && new StorageReconciler(storage, {
-      view: (id) => hub.view(id),
-      record: async (id, version) => (await hub.history(id, version, version))[0],
-    }, host, redis, clock, {
+    const reconciler = storage && o.config.platforms.storage && new StorageReconciler(storage, (id) => hub.view(id), host, redis, clock, {
       prefix, log, metrics: hub.metrics,
       intervalMs: o.config.platforms.storage.scan.interval, fullPassMs: o.config.platforms.storage.scan.fullPass,
     });
@@ -249,9 +246,8 @@ export class Hub {
     return viewOf(openSnapshot(stored.envelope), stored.version, stored.updatedAt);
   }
 
-  /** The message's transition records, every one or those from `from` to `to` inclusive. */
-  async history(id: string, from?: number, to?: number): Promise<TransitionRecord[]> {
-    return (await this.store.readLog(id, from, to)).map((e) => JSON.parse(e.entry) as TransitionRecord);
+  async history(id: string): Promise<TransitionRecord[]> {
+    return (await this.store.readLog(id)).map((e) => JSON.parse(e.entry) as TransitionRecord);
   }
 
   /**

@@ -6,9 +6,9 @@
 // `deleted_at`. Two reconcilers reading the same row version send the same id, and the message
 // actor keeps one (its `isNewAnomaly` guard; the event id `anomaly:<id>` drops the copy before that).
 import type { FoundAnomaly } from './report-anomaly.ts';
-import type { MessageView, TransitionRecord } from '../message/message-view.ts';
+import type { MessageView } from '../message/message-view.ts';
 import type { DeletedHeld, ScannedHeld, StorageLocation } from '../listeners/storage/storage.platform.ts';
-import { contentHash, differingColumns, storageRow } from '../listeners/storage/storage-row.ts';
+import { contentHash, differingColumns, storageRow, type RowSource } from '../listeners/storage/storage-row.ts';
 
 export type Finding = FoundAnomaly & { location: StorageLocation };
 
@@ -22,7 +22,7 @@ export function isHubsOwn(row: ScannedHeld): boolean {
  * record at the message's current version): undefined when it holds exactly what the hub would have
  * written. `found` always carries `result` (what the requester may accept as the new result).
  */
-export function driftOf(row: ScannedHeld, canonical: TransitionRecord, location: (fields: string[]) => StorageLocation): Finding | undefined {
+export function driftOf(row: ScannedHeld, canonical: RowSource, location: (fields: string[]) => StorageLocation): Finding | undefined {
   const expected = storageRow(canonical);
   const fields: string[] = differingColumns(expected, row.held.content);
   if (fields.length === 0 && row.held.contentHash === contentHash(expected)) return undefined;
@@ -40,7 +40,7 @@ export function driftOf(row: ScannedHeld, canonical: TransitionRecord, location:
 }
 
 /** A row of the message that left the table, not by the hub's hand. */
-export function missingOf(gone: DeletedHeld, canonical: TransitionRecord, location: StorageLocation): Finding {
+export function missingOf(gone: DeletedHeld, canonical: RowSource, location: StorageLocation): Finding {
   const expected = storageRow(canonical);
   return {
     id: `missing:storage:${gone.messageId}:${gone.deletedAt}`,

@@ -13,19 +13,14 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../clock.ts';
 import type { Log } from '../log.ts';
 import type { MessageHost } from '../message/message-host.ts';
-import type { MessageView, TransitionRecord } from '../message/message-view.ts';
+import type { MessageView } from '../message/message-view.ts';
 import type { AnomalyMetrics } from '../metrics.ts';
 import { SCAN_START, type ScanWatermark } from '../../transport/postgres/result-scan.ts';
 import type { DeletedHeld, ScannedHeld, StoragePlatform } from '../listeners/storage/storage.platform.ts';
-import { contentHash } from '../listeners/storage/storage-row.ts';
+import { contentHash, type RowSource } from '../listeners/storage/storage-row.ts';
 import { reportAnomaly } from './report-anomaly.ts';
 import { driftOf, isCheckable, isHubsOwn, isKnown, missingOf, type Finding } from './storage-findings.ts';
 
-export interface ReconcilerSources {
-  view(id: string): Promise<MessageView | undefined>;
-  /** The transition record at `version` (the log entry). */
-  record(id: string, version: number): Promise<TransitionRecord | undefined>;
-}
 
 export interface ReconcilerOptions {
   intervalMs?: number;
@@ -48,7 +43,7 @@ export class StorageReconciler {
 
   constructor(
     private readonly storage: StoragePlatform,
-    private readonly sources: ReconcilerSources,
+    private readonly view: (id: string) => Promise<MessageView | undefined>,
     private readonly host: MessageHost,
     private readonly redis: Redis,
     private readonly clock: Clock,
@@ -147,14 +142,14 @@ export class StorageReconciler {
     return this.report(finding, canonical.message, Date.parse(gone.deletedAt));
   }
 
-  /** The record the table should reflect, for a message at rest in `distributed`; else undefined. */
-  private async canonicalOf(messageId: string): Promise<TransitionRecord | undefined> {
-    const view = await this.sources.view(messageId);
+  /** What the table should hold, for a message at rest in `distributed` (its canonical view); else undefined. */
+  private async canonicalOf(messageId: string): Promise<RowSource | undefined> {
+    const view = await this.view(messageId);
     if (!view) {
       this.opts.log('warn', 'storage reconciler: a row for a message the hub does not know', { messageId });
       return undefined;
     }
-    return isCheckable(view) ? this.sources.record(messageId, view.version) : undefined;
+    return isCheckable(view) ? { messageId, version: view.version, to: view.state, message: view } : undefined;
   }
 
   private async report(finding: Finding, view: MessageView, changedAt: number): Promise<Finding | undefined> {

@@ -19,7 +19,8 @@
 import { Hono } from 'hono';
 import type { Hub } from '../../actors/hub.ts';
 import type { Clock } from '../../actors/clock.ts';
-import type { ActionTokens, Decision, ResolveChoice, ResolveClaims, TokenClaims } from '../../actors/listeners/chat/action-token.ts';
+import type { ActionTokens, ResolveChoice, ResolveClaims, TokenClaims } from '../../actors/listeners/chat/action-token.ts';
+import type { DecideInput } from '../../actors/listeners/chat/chat-actions.ts';
 import {
   answerConfirmationPage, answeredPage, confirmationPage, decidedPage, MAX_COMMENT_CHARS, refusalPage, type PageCode,
 } from '../../actors/listeners/email/email-pages.ts';
@@ -34,20 +35,12 @@ const MAX_TOKEN_CHARS = 1024;
 const CLAIM_MARGIN_MS = 60 * 60 * 1000;
 const USED = 'This link was already used: each link works once. Open the message in Assent to see where it stands.';
 
-export interface EmailDecideInput {
+/** A decision from a link: a chat click's input, with the address the link was sent to as the account. */
+export type EmailDecideInput = Omit<DecideInput, 'platform' | 'account'> & {
   platform: 'email';
   /** The address the link was sent to (the token's recipient); the hub maps it to an Assent user. */
   recipient: string;
-  messageId: string;
-  decision: Decision;
-  /** The approval step the link was issued for. */
-  step: number;
-  /** The message's revision the link was issued for. */
-  revision?: number;
-  /** `email:<nonce>`: unique per link, the same on a retry after a failure. */
-  eventId: string;
-  comment?: string;
-}
+};
 
 export type EmailDecideResult =
   | { ok: true; message: { title: string; state: string } }

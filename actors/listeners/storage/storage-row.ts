@@ -25,11 +25,14 @@ export interface StorageRow extends ResultRow {
   condition_errors: string[] | null;
 }
 
-export function storageRow(r: TransitionRecord): StorageRow {
+/** What a row is computed from: a transition record, or the canonical view at its version. */
+export type RowSource = Pick<TransitionRecord, 'messageId' | 'version' | 'to' | 'message'>;
+
+export function storageRow(r: RowSource): StorageRow {
   return storable(rowOf(r));
 }
 
-function rowOf(r: TransitionRecord): StorageRow {
+function rowOf(r: RowSource): StorageRow {
   const m = r.message;
   return {
     message_id: r.messageId,
@@ -63,7 +66,7 @@ function storable<T>(value: T): T {
 
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
-function decisionOf(r: TransitionRecord): StorageDecision | null {
+function decisionOf(r: RowSource): StorageDecision | null {
   const outcome = r.message.decision;
   if (!outcome) return null;
   const vote = outcome === 'approved' ? 'approve' : 'reject';
