@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { ApprovalMode, ApprovalStep } from '../../machines/message.types.ts';
 import { parseDuration } from './duration.ts';
+import { callerSchema, identitySchema, isWhsec, type Caller, type IdentityConfig } from './identity.schema.ts';
 import {
   dingtalkSchema, emailSchema, feishuSchema, personSchema, slackSchema, storageSchema, teamsSchema, wecomSchema,
   type DingtalkSettings, type EmailSettings, type FeishuSettings, type Person, type SlackSettings, type StorageSettings,
@@ -63,6 +64,10 @@ export interface AssentConfig {
   network: { allow: string[] };
   /** when a message waiting in processing or validated counts as stuck (an anomaly), and how often that is looked for */
   anomalies?: { stuckAfterMs: number; scanMs: number };
+  /** the OpenID Connect providers people sign in with, and how long a console session lasts */
+  identity: IdentityConfig;
+  /** platforms that call the hub themselves, by name, with their credentials */
+  callers: Record<string, Caller>;
 }
 
 /** Platforms that always exist; others exist only when configured under `platforms`. */
@@ -145,7 +150,7 @@ export const typeSchema = z.strictObject({
 
 export const webhookSchema = z.strictObject({
   url: httpUrl,
-  secret: z.string().refine(isWebhookSecret, "must be 'whsec_' followed by 24 to 64 base64-encoded bytes"),
+  secret: z.string().refine(isWhsec, "must be 'whsec_' followed by 24 to 64 base64-encoded bytes"),
   events: z.array(z.string().min(1)).optional(),
 });
 
@@ -170,15 +175,9 @@ export const fileSchema = z.strictObject({
     .strictObject({ allow: z.array(z.string().regex(/^[^\s/]+$/, 'must be a host name or an IP address')).default([]) })
     .default({ allow: [] }),
   anomalies: z.strictObject({ stuckAfter: duration(true).optional(), scan: duration(true).optional() }).optional(),
+  identity: identitySchema.optional(),
+  callers: z.record(name('a caller name'), callerSchema).default({}),
 });
 
 export type ConfigFile = z.output<typeof fileSchema>;
 export type OperationFile = z.output<typeof operationSchema>;
-
-/** Standard Webhooks secrets: 'whsec_' + base64 of 24 to 64 random bytes. */
-export function isWebhookSecret(s: string): boolean {
-  const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(s);
-  if (!m || m[1]!.length % 4 !== 0) return false;
-  const bytes = Buffer.from(m[1]!, 'base64').length;
-  return bytes >= 24 && bytes <= 64;
-}

@@ -12,6 +12,7 @@ import {
   BUILT_IN_PLATFORMS, fileSchema, type AssentConfig, type ConfigFile, type MessageType, type Operation, type OperationFile,
 } from './config.schema.ts';
 import { createConditionsAjv } from '../processing/conditions.ts';
+import { toCallers, toIdentityConfig } from './identity.schema.ts';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -33,7 +34,9 @@ function genericType(): MessageType {
 
 /** The configuration used when ASSENT_CONFIG is not set. */
 export function defaultConfig(): AssentConfig {
-  return deepFreeze({ types: { generic: genericType() }, groups: {}, people: {}, platforms: {}, network: { allow: [] } });
+  return deepFreeze({
+    types: { generic: genericType() }, groups: {}, people: {}, platforms: {}, network: { allow: [] }, identity: toIdentityConfig(undefined), callers: {},
+  });
 }
 
 export async function loadConfig(path?: string): Promise<AssentConfig> {
@@ -93,6 +96,10 @@ function crossCheck(raw: unknown): string[] {
   if (platforms['email'] != null && typeof raw['publicUrl'] !== 'string') {
     problems.push('publicUrl: e-mail needs the hub\'s public URL, where the approve and reject links in the mails point');
   }
+  const identity = isObject(raw['identity']) ? raw['identity'] : {};
+  if (Array.isArray(identity['providers']) && identity['providers'].length > 0 && typeof raw['publicUrl'] !== 'string') {
+    problems.push('publicUrl: signing in needs the hub\'s public URL, where identity providers send people back (/auth/callback/<provider>)');
+  }
   const ajv = createConditionsAjv();
   for (const [name, type] of Object.entries(isObject(raw['types']) ? raw['types'] : {})) {
     if (!isObject(type)) continue;
@@ -147,6 +154,7 @@ function toConfig(file: ConfigFile): AssentConfig {
   const { webhook, ...others } = file.platforms;
   const config: AssentConfig = {
     types, groups: file.groups, people: file.people, platforms: { ...others }, network: { allow: file.network.allow },
+    identity: toIdentityConfig(file.identity), callers: toCallers(file.callers),
     ...(file.publicUrl ? { publicUrl: file.publicUrl } : {}),
   };
   if (file.anomalies) {

@@ -47,7 +47,8 @@ describe('loadConfig', () => {
     const config = await loadConfig();
     expect(config).toEqual({
       types: { generic: { name: 'generic', mode: 'any', processing: { approved: { operation: 'record' }, rejected: { operation: 'record' } }, platforms: ['portal'] } },
-      groups: {}, people: {}, platforms: {}, network: { allow: [] },
+      groups: {}, people: {}, platforms: {}, network: { allow: [] }, callers: {},
+      identity: { providers: [], session: { ttlMs: 8 * 3_600_000, idleMs: 3_600_000 } },
     });
     expect(Object.isFrozen(config.types['generic']!.processing.approved)).toBe(true);
     expect(() => { (config.types['generic']!.platforms as string[]).push('x'); }).toThrow(TypeError);
