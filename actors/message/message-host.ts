@@ -5,7 +5,8 @@
 //              retrying while ownership moves (no responder, or the owner answers `moved`).
 //   ours       M's mailbox runs one turn at a time. A turn activates M (from the cache, or from its
 //              Redis envelope), plans the pure transition, and commits it with the version and the
-//              partition's epoch. CONFLICT (someone else committed) reloads and plans again;
+//              partition's epoch; the log entry links to the previous one by the audit chain head
+//              the activation holds (loaded with the envelope, then each committed entry's hash). CONFLICT (someone else committed) reloads and plans again;
 //              DUPLICATE (event id seen) answers the stored version; STALE_TIMER (the timer was
 //              cancelled or re-armed since it was read) does nothing; FENCED gives the partition up
 //              and forwards the request to the new owner.
@@ -47,12 +48,16 @@ type Reply = TurnOutcome | { kind: 'moved' } | { kind: 'error' };
 interface Activation {
   snapshot: MessageSnapshot;
   version: number;
+  /** The audit chain head: the hash of the log entry at `version` ('' before the first chained one). */
+  chain: string;
   lastUsed: number;
 }
 
 export interface HostOptions {
   idleMs: number;
   forwardTimeoutMs: number;
+  /** ASSENT_AUDIT_KEY: log entries are then hashed with HMAC-SHA256 (docs/audit.md). */
+  auditKey?: string;
 }
 
 export class HubUnavailable extends Error {
@@ -126,9 +131,13 @@ export class MessageHost {
       const planned = this.plan(request, current);
       if ('kind' in planned) return (await this.alreadyApplied(request, current)) ?? planned;
       const firedTimer = request.kind === 'timer' ? { member: request.member, dueMs: request.dueMs } : undefined;
-      const guard = { epoch, expectedVersion: current?.version ?? 0, eventId: eventIdOf(request), firedTimer };
-      const result = await this.store.commitTransition(commitOf(planned.plan, guard));
-      const outcome = await this.settle(request, partition, epoch, planned.plan, result, current);
+      const guard = {
+        epoch, expectedVersion: current?.version ?? 0, eventId: eventIdOf(request), firedTimer,
+        prev: current?.chain, auditKey: this.opts.auditKey,
+      };
+      const commit = commitOf(planned.plan, guard);
+      const result = await this.store.commitTransition(commit);
+      const outcome = await this.settle(request, partition, epoch, planned.plan, commit.entryHash ?? '', result, current);
       if (outcome) return outcome;
     }
     throw new Error(`message ${request.messageId}: too many concurrent commits`);
@@ -155,11 +164,11 @@ export class MessageHost {
   }
 
   private async settle(
-    request: TurnRequest, partition: number, epoch: number, plan: TurnPlan, result: CommitResult, current: Activation | undefined,
+    request: TurnRequest, partition: number, epoch: number, plan: TurnPlan, chain: string, result: CommitResult, current: Activation | undefined,
   ): Promise<Reply | undefined> {
     switch (result.status) {
       case 'OK': {
-        this.cache.set(request.messageId, { snapshot: plan.next, version: result.version, lastUsed: this.clock.now() });
+        this.cache.set(request.messageId, { snapshot: plan.next, version: result.version, chain, lastUsed: this.clock.now() });
         this.onCommitted(partition, plan.record);
         const committed: TurnOutcome = { kind: 'committed', version: result.version, state: plan.record.to, record: plan.record };
         return (await this.fireDueTimers(request.messageId, plan)) ?? committed;
@@ -214,7 +223,7 @@ export class MessageHost {
     }
     const stored = await this.store.loadMessage(messageId);
     if (!stored) return undefined;
-    const activation = { snapshot: openSnapshot(stored.envelope), version: stored.version, lastUsed: this.clock.now() };
+    const activation = { snapshot: openSnapshot(stored.envelope), version: stored.version, chain: stored.chain, lastUsed: this.clock.now() };
     this.cache.set(messageId, activation);
     return activation;
   }

@@ -12,6 +12,8 @@ export interface StoredMessage {
   state: string;
   createdAt: number;
   updatedAt: number;
+  /** The audit chain head: the hash of the latest log entry ('' before the first chained one). */
+  chain: string;
 }
 
 export interface TimerChange {
@@ -29,6 +31,8 @@ export interface Commit {
   envelope: string;
   state: string;
   logEntry: string;
+  /** The log entry's audit hash (actors/audit/audit-chain.ts); without one the entry is outside the chain. */
+  entryHash?: string;
   nowMs: number;
   outbox: Array<{ kind: string; payload: string }>;
   removeTimers: string[];
@@ -43,6 +47,12 @@ export type CommitResult =
   | { status: 'CONFLICT'; version: number }
   | { status: 'STALE_TIMER' }
   | { status: 'FENCED'; epoch: number };
+
+/** A message's log as the audit trail reads it (see actors/audit/audit-chain.ts). */
+export interface AuditTrail {
+  head: { version: number; chain: string } | undefined;
+  log: Array<{ id: string; entry: string; hash?: string }>;
+}
 
 export interface OutboxEntry {
   id: string;
@@ -104,6 +114,7 @@ export class RedisMessageStore {
       state: h.state ?? '',
       createdAt: Number(h.createdAt),
       updatedAt: Number(h.updatedAt),
+      chain: h.chain ?? '',
     };
   }
 
@@ -112,7 +123,7 @@ export class RedisMessageStore {
     const args: Array<string | number> = [
       k.message, k.log, k.seen, k.outbox, k.timers, k.timerEvents, k.epoch,
       c.epoch, c.expectedVersion, c.eventId ?? '', c.envelope, c.state, c.logEntry, c.nowMs, c.messageId,
-      c.firedTimer?.member ?? '', c.firedTimer?.dueMs ?? 0,
+      c.firedTimer?.member ?? '', c.firedTimer?.dueMs ?? 0, c.entryHash ?? '',
       c.outbox.length, ...c.outbox.flatMap((o) => [o.kind, o.payload]),
       c.removeTimers.length, ...c.removeTimers,
       c.addTimers.length, ...c.addTimers.flatMap((t) => [t.member, t.dueMs, t.event]),
@@ -135,6 +146,50 @@ export class RedisMessageStore {
       this.redis.xrange(this.keys(messageId).log, `${fromVersion}-0`, toVersion === undefined ? '+' : `${toVersion}-1`),
     );
     return rows.map(([id, fields]) => ({ version: Number(id.split('-')[0]), entry: fieldOf(fields, 'entry') }));
+  }
+
+  /**
+   * A message's whole log with each entry's audit hash, and what its record says of the log
+   * (version, chain head), read in one transaction so that a commit cannot fall between the two.
+   * `partition` when the caller found the message by its key (the audit command scans keys).
+   */
+  async readAuditTrail(messageId: string, partition = this.partitionOf(messageId)): Promise<AuditTrail> {
+    const k = messageKeys(this.prefix, partition, messageId);
+    const [head, rows] = await this.call('read an audit trail', async () => {
+      const res = await this.redis.multi().hmget(k.message, 'version', 'chain').xrange(k.log, '-', '+').exec();
+      if (!res) throw new Error('transaction aborted');
+      for (const [err] of res) if (err) throw err;
+      return [res[0]![1] as Array<string | null>, res[1]![1] as Array<[string, string[]]>] as const;
+    });
+    return {
+      head: head[0] ? { version: Number(head[0]), chain: head[1] ?? '' } : undefined,
+      log: rows.map(([id, fields]) => {
+        // By name at even places only: an edited entry may hold any text, "hash" included.
+        const pairs = new Map(fields.flatMap((f, i) => (i % 2 === 0 ? [[f, fields[i + 1] ?? '']] : [])) as Array<[string, string]>);
+        const hash = pairs.get('hash');
+        return { id, entry: pairs.get('entry') ?? '', ...(hash !== undefined ? { hash } : {}) };
+      }),
+    };
+  }
+
+  /**
+   * Every message, by its record's key, in batches: SCAN, so Redis is never blocked and nothing is
+   * held but one batch. SCAN may answer a key twice (while Redis resizes its table); the caller
+   * drops repeats.
+   */
+  async *scanMessages(count = 200): AsyncGenerator<Array<{ messageId: string; partition: number }>> {
+    const head = `${this.prefix}:{p`;
+    const pattern = `${head.replace(/[*?[\]\\]/g, '\\$&')}*}:msg:*`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.call('scan messages', () => this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', count));
+      cursor = next;
+      const batch = keys.flatMap((key) => {
+        const m = /^(\d+)\}:msg:(.+)$/.exec(key.slice(head.length));
+        return m ? [{ partition: Number(m[1]), messageId: m[2]! }] : [];
+      });
+      if (batch.length) yield batch;
+    } while (cursor !== '0');
   }
 
   async readOutbox(partition: number, count: number): Promise<OutboxEntry[]> {
