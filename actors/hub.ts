@@ -24,6 +24,8 @@ import type { Platform } from './listeners/platform.ts';
 import { PortalPlatform } from './listeners/portal.platform.ts';
 import { WebhookPlatform } from './listeners/webhook/webhook.platform.ts';
 import type { AdapterContext, ChatAdapter } from './listeners/chat/chat-adapter.ts';
+import { RedisReplayStore } from '../transport/redis/redis-replay-store.ts';
+import { RedisSessionStore } from '../transport/redis/redis-session-store.ts';
 import { adaptersFromConfig } from './listeners/chat/adapters-from-config.ts';
 import { setUpChat, type ChatSetup } from './listeners/chat/chat-setup.ts';
 import { openStoragePlatform } from './listeners/storage/open-storage.ts';
@@ -62,6 +64,8 @@ export interface HubOptions {
   adapters?: (context: (platform: string) => AdapterContext, fromConfig: ChatAdapter[]) => ChatAdapter[];
   /** The storage platform's PostgreSQL when the configuration gives none (DATABASE_URL). */
   databaseUrl?: string;
+  /** ASSENT_AUDIT_KEY: the audit chain uses HMAC-SHA256 with it (docs/audit.md). */
+  auditKey?: string;
   log?: Log;
 }
 
@@ -70,7 +74,7 @@ export class Hub {
 
   private constructor(
     readonly node: string,
-    readonly config: AssentConfig,
+    private current: AssentConfig,
     readonly clock: Clock,
     readonly store: RedisMessageStore,
     readonly holdings: RedisPlatformStore,
@@ -85,6 +89,8 @@ export class Hub {
   ) {
     this.idempotency = new RedisIdempotencyStore(redis, store.prefix);
     this.rateLimiter = new RedisRateLimiter(redis, store.prefix);
+    this.sessions = new RedisSessionStore(redis, store.prefix);
+    this.replays = new RedisReplayStore(redis, store.prefix);
     this.metrics = new HubMetrics({
       states: TOP_STATES,
       countInState: (state) => portal.count(`state:${state}`),
@@ -101,12 +107,39 @@ export class Hub {
   readonly idempotency: RedisIdempotencyStore;
   /** The API's rate-limit buckets, shared by every hub process. */
   readonly rateLimiter: RedisRateLimiter;
+  /** Console sessions and sign-ins in progress, shared by every hub process. */
+  readonly sessions: RedisSessionStore;
+  /** The webhook ids of platforms' signed requests seen lately (a second use is a replay). */
+  readonly replays: RedisReplayStore;
+
+  /** The configuration in force: the one the hub started with, with the parts `reconfigure` swaps. */
+  get config(): AssentConfig {
+    return this.current;
+  }
+
+  /**
+   * Applies a reloaded configuration's directory (groups, people, callers) from the next event on;
+   * the rest (types, platforms, identity providers, network) is read at start-up and named in the
+   * answer as needing a restart when it changed.
+   */
+  reconfigure(next: AssentConfig): { applied: string[]; needsRestart: string[] } {
+    const before = this.current;
+    const swapped = ['groups', 'people', 'callers'] as const;
+    const applied = swapped.filter((k) => !sameJson(before[k], next[k]));
+    const needsRestart = (Object.keys(next) as Array<keyof AssentConfig>)
+      .filter((k) => !(swapped as readonly string[]).includes(k) && !sameJson(before[k], next[k]));
+    this.current = Object.freeze({ ...before, groups: next.groups, people: next.people, callers: next.callers });
+    this.chat.people.replace(next.people);
+    return { applied, needsRestart };
+  }
   /** The chat platforms' people map, card ledger and click handling. */
   chat!: ChatSetup;
   /** The storage table's anomaly scan, when there is a storage platform. */
   reconciler: StorageReconciler | undefined;
   /** Finds messages waiting for an answer or an acknowledgement that will not come. */
   stuck!: StuckReconciler;
+  /** The audit key the chain is hashed with, for verifying it (GET /v1/messages/:id/audit). */
+  auditKey: string | undefined;
 
   /** Calls `observe` with every transition this process commits; answers a function that stops it. */
   onTransition(observe: (record: TransitionRecord) => void): () => void {
@@ -146,7 +179,7 @@ export class Hub {
       relay?.wake(p);
       for (const observe of observers) observe(record);
     };
-    host = new MessageHost(store, nats, ownership, clock, committed, { idleMs: 120_000, forwardTimeoutMs: 15_000 });
+    host = new MessageHost(store, nats, ownership, clock, committed, { idleMs: 120_000, forwardTimeoutMs: 15_000, ...(o.auditKey ? { auditKey: o.auditKey } : {}) });
     const onUndeliverable = async (entry: OutboxEntry, e: Error) => {
       log('error', 'an outbox entry can never be published', { messageId: entry.messageId, version: entry.version, kind: entry.kind });
       hub.metrics.deadLetter('broadcast');
@@ -160,6 +193,7 @@ export class Hub {
       throw e;
     });
     const hub = new Hub(node, o.config, clock, store, holdings, portal, host, ownership, relay, timers, redis, nats, observers);
+    hub.auditKey = o.auditKey || undefined;
 
     await ownership.start();
     relay.start();
@@ -312,6 +346,10 @@ export class Hub {
     await this.nats.close().catch(() => {});
     for (const close of this.closers) await Promise.resolve().then(close).catch(() => {});
   }
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 export function newMessageId(): string {

@@ -11,19 +11,30 @@ import { TransportError } from '../transport/transport-error.ts';
 import type { Identity } from './authorize.ts';
 import type { IdempotencyGate } from './idempotency-gate.ts';
 import { DOCS_PAGE, openApiDocument } from './openapi.ts';
-import { Problem, problemResponse, type ProblemCode } from './problems.ts';
+import { PROBLEMS, Problem, problemResponse, type ProblemCode } from './problems.ts';
+import type { ReplayStore } from './identity/callers.ts';
+import { identify, type SessionAuth } from './authenticate.ts';
 import { callbackRoutes } from './routes/callbacks.routes.ts';
+import { sessionRoutes } from './routes/session.routes.ts';
+import { signInRoutes, type SignInDeps } from './routes/sign-in.routes.ts';
 import { emailRoutesOf } from './routes/email.routes.ts';
 import { listRoutes } from './routes/list.routes.ts';
 import { anomaliesRoutes } from './routes/anomalies.routes.ts';
+import { auditRoutes } from './routes/audit.routes.ts';
 import { messageRoutes } from './routes/messages.routes.ts';
 import { metricsRoutes } from './routes/metrics.routes.ts';
 import { streamRoutes } from './routes/stream.routes.ts';
 
 export interface ApiDeps {
   hub: Hub;
-  /** Verifies the Authorization header; throws an error with an AUTH_* code. */
-  authenticate(authorization: string | undefined): Promise<Identity>;
+  /** Verifies the Authorization header (and a platform's Assent-On-Behalf-Of); throws an error with an AUTH_* code. */
+  authenticate(authorization: string | undefined, onBehalfOf?: string): Promise<Identity>;
+  /** The console's sessions (a cookie instead of a bearer token), when identity providers are configured. */
+  sessions?: SessionAuth;
+  /** Signing in and out with the identity providers (/auth/*). */
+  signIn?: SignInDeps;
+  /** Where the webhook ids of platforms' signed requests are claimed (refuses replays); without it, no signed calls. */
+  replays?: ReplayStore;
   idempotency: IdempotencyGate;
   /** How often idle event streams send a keep-alive comment (default 15 s). */
   streamKeepAliveMs?: number;
@@ -33,6 +44,11 @@ export interface ApiDeps {
 }
 
 type Env = { Variables: { identity: Identity } };
+
+/** Every AUTH_* refusal that has its own problem document; the rest (an unreachable issuer) reads as an invalid token. */
+function isAuthProblem(code: string | undefined): code is ProblemCode {
+  return code !== undefined && code.startsWith('AUTH_') && code in PROBLEMS;
+}
 
 export function createApp(deps: ApiDeps): Hono<Env> {
   const app = new Hono<Env>();
@@ -52,19 +68,25 @@ export function createApp(deps: ApiDeps): Hono<Env> {
   app.route('/', callbackRoutes({ hub: deps.hub }));
   app.route('/', emailRoutesOf(deps.hub, log));
 
+  if (deps.signIn) app.route('/', signInRoutes(deps.signIn));
+
   app.use('/v1/*', async (c, next) => {
     try {
-      c.set('identity', await deps.authenticate(c.req.header('authorization')));
+      c.set('identity', await identify(c, deps));
     } catch (e) {
+      if (e instanceof Problem) throw e;
       const code = (e as { code?: string }).code;
-      throw new Problem(code === 'AUTH_TOKEN_MISSING' || code === 'AUTH_TOKEN_EXPIRED' ? code : 'AUTH_TOKEN_INVALID');
+      if (e instanceof TransportError) throw e;
+      throw new Problem(isAuthProblem(code) ? code : 'AUTH_TOKEN_INVALID');
     }
     await next();
   });
   if (deps.rateLimit) app.use('/v1/*', deps.rateLimit);
+  app.route('/', sessionRoutes(deps.sessions));
   app.route('/', messageRoutes(deps));
   app.route('/', listRoutes(deps));
   app.route('/', anomaliesRoutes(deps));
+  app.route('/', auditRoutes(deps));
   app.route('/', streamRoutes({ hub: deps.hub, ...(deps.streamKeepAliveMs ? { keepAliveMs: deps.streamKeepAliveMs } : {}) }));
 
   app.notFound((c) => problemResponse(c.req.path, new Problem('ROUTE_NOT_FOUND')));

@@ -3,6 +3,7 @@
 // missing here fails CI).
 import { z } from 'zod';
 import { PROBLEMS } from './problems.ts';
+import { auditExportQuery } from './routes/audit.routes.ts';
 import { listQuery } from './routes/list.routes.ts';
 import { eventBody, submitBody } from './schemas.ts';
 
@@ -50,8 +51,38 @@ export const OPERATIONS: Operation[] = [
     method: 'get', path: '/v1/anomalies', summary: 'Open anomalies, oldest first: where the wrong record is, expected against found, how long open (operators see all; others those of their messages)',
     auth: true, responses: { 200: '{ items, truncated }' },
   },
+  {
+    method: 'get', path: '/v1/session', summary: 'Who you are to the hub now: user, groups (token or sign-in, with the configuration\'s), roles; for a console session also its CSRF token and end',
+    auth: true, responses: { 200: '{ user, groups, roles, platform?, name?, provider?, csrfToken?, expiresAt? }' },
+  },
+  { method: 'get', path: '/auth/providers', summary: 'The identity providers people can sign in with', auth: false, responses: { 200: '{ items: [{ id, label, loginUrl }] }' } },
+  {
+    method: 'get', path: '/auth/login/{provider}', summary: 'Starts signing in (authorization code with PKCE); ?returnTo=/a/local/path', auth: false,
+    responses: { 302: 'to the identity provider' },
+  },
+  {
+    method: 'get', path: '/auth/callback/{provider}', summary: 'The identity provider\'s answer: state, nonce, issuer and PKCE checked, then a session cookie', auth: false,
+    responses: { 303: 'to returnTo, signed in' },
+  },
+  {
+    method: 'post', path: '/auth/logout', summary: 'Ends the session (form field csrf or X-CSRF-Token), then the provider\'s sign-out when it has one', auth: false,
+    responses: { 303: 'to the provider\'s sign-out or the hub' },
+  },
   { method: 'get', path: '/v1/messages/{id}', summary: 'A message as stored, with what each platform holds', auth: true, responses: { 200: 'the message' } },
   { method: 'get', path: '/v1/messages/{id}/history', summary: 'Every transition, in order', auth: true, responses: { 200: '{ items }' } },
+  {
+    method: 'get', path: '/v1/messages/{id}/audit', summary: 'The audit trail: every log entry with its hash chain, and where the chain first breaks (docs/audit.md)',
+    auth: true, responses: { 200: '{ items: [{ version, at, event, user, platform, from, to, prev, hash }], verification }' },
+  },
+  {
+    method: 'get', path: '/v1/audit/export', summary: 'Every log entry of every message, streamed as JSON lines or CSV (admins and auditors)', auth: true,
+    query: {
+      schema: auditExportQuery,
+      describe: { format: 'jsonl (default) or csv', since: 'entries at or after this ISO time', until: 'entries at or before this ISO time', type: 'a message type' },
+    },
+    responses: { 200: 'one row per log entry: messageId, version, at, event, user, platform, from, to, type, title, prev, hash, verified' },
+    produces: 'application/jsonl',
+  },
   {
     method: 'get', path: '/v1/messages/{id}/stream', summary: 'Server-sent events of one message: its history, then live (id = version; resume with Last-Event-ID)',
     auth: true, responses: { 200: 'text/event-stream of `transition` events' }, produces: 'text/event-stream',

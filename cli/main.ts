@@ -4,24 +4,28 @@ import { createApp } from '../api/app.ts';
 import { loadConfig } from '../actors/config/load-config.ts';
 import { Hub } from '../actors/hub.ts';
 import { logJson } from '../actors/log.ts';
-import { authenticatorFor } from '../api/authenticate.ts';
+import { reloadOnChange } from '../actors/config/config-reloader.ts';
+import { identityFor } from '../api/identity/identity-setup.ts';
 import { RedisIdempotencyGate } from '../api/idempotency-gate.ts';
 import { rateLimit } from '../api/rate-limit.ts';
-import { createTokenVerifier } from '../api/identity/token-verifier.ts';
 import { readStartSettings } from './settings.ts';
 import { runToken } from './token.ts';
+import { AUDIT_USAGE, runAudit } from './audit.ts';
 
 const USAGE = `usage: assent start [--port N] [--config FILE] [--redis-url URL --nats-url URL]
        assent token <user> [--platform ID] [--role admin] [--group NAME]...
+${AUDIT_USAGE}
 
   start   run the hub (settings also from PORT, REDIS_URL, NATS_URL, DATABASE_URL, ASSENT_CONFIG, ASSENT_DATA_DIR,
-          ASSENT_OIDC_ISSUER, ASSENT_OIDC_AUDIENCE, ASSENT_ENV)
-  token   print a token from the development issuer (its key lives in ASSENT_DATA_DIR)`;
+          ASSENT_OIDC_ISSUER, ASSENT_OIDC_AUDIENCE, ASSENT_AUDIT_KEY, ASSENT_ENV); re-reads ASSENT_CONFIG on change or SIGHUP
+  token   print a token from the development issuer (its key lives in ASSENT_DATA_DIR)
+  audit   verify messages' audit chains (exit 1 when one is broken) or export the trail (REDIS_URL, ASSENT_AUDIT_KEY)`;
 
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   try {
     if (command === 'start') return await start(rest);
+    if (command === 'audit') return await runAudit(rest, process.env, { out: process.stdout, err: process.stderr });
     if (command === 'token') return await runToken(rest, process.env, (line) => process.stdout.write(`${line}\n`));
     process.stderr.write(`${USAGE}\n`);
     return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
@@ -34,18 +38,22 @@ export async function main(args: string[]): Promise<number> {
 async function start(args: string[]): Promise<number> {
   const settings = readStartSettings(args, process.env);
   const config = await loadConfig(settings.configPath);
-  const verifier = await createTokenVerifier(
-    settings.oidc ? { mode: 'oidc', ...settings.oidc } : { mode: 'dev', dataDir: settings.dataDir },
-    { production: settings.production },
-  );
-  if (!settings.oidc) logJson('warn', 'using the built-in development issuer: mint tokens with `assent token <user>`');
   const hub = await Hub.start({
     redisUrl: settings.redisUrl, natsUrl: settings.natsUrl, config, ...(settings.databaseUrl ? { databaseUrl: settings.databaseUrl } : {}),
+    ...(settings.auditKey ? { auditKey: settings.auditKey } : {}),
   });
+  const identity = await identityFor(hub, {
+    dataDir: settings.dataDir, production: settings.production, log: logJson, ...(settings.oidc ? { extraIssuer: settings.oidc } : {}),
+  }).catch(async (e: unknown) => {
+    await hub.stop();
+    throw e;
+  });
+  if (identity.development) logJson('warn', 'using the built-in development issuer: mint tokens with `assent token <user>`');
+  const reloader = settings.configPath ? reloadOnChange(settings.configPath, hub, logJson) : undefined;
   const limits = settings.rateLimit;
   const app = createApp({
     hub,
-    authenticate: authenticatorFor(verifier, hub),
+    ...identity,
     idempotency: new RedisIdempotencyGate(hub.idempotency),
     rateLimit: rateLimit(hub.rateLimiter, {
       perUser: { ratePerSecond: limits.perUser, burst: 2 * limits.perUser },
@@ -61,6 +69,7 @@ async function start(args: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  reloader?.stop();
   await new Promise((r) => server.close(r));
   await hub.stop();
   return 0;

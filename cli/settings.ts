@@ -11,6 +11,8 @@ export interface StartSettings {
   production: boolean;
   /** An OpenID Connect issuer whose tokens the API accepts; without one, the development issuer. */
   oidc?: { issuer: string; audience: string };
+  /** ASSENT_AUDIT_KEY: audit chain entries are HMACs under this key (the same on every hub process). */
+  auditKey?: string;
   /** Requests per second allowed per user and per platform (bursts of twice that). */
   rateLimit: { perUser: number; perPlatform: number };
 }
@@ -49,6 +51,7 @@ export function readStartSettings(args: string[], env: NodeJS.ProcessEnv): Start
     dataDir: flags['data-dir'] ?? env.ASSENT_DATA_DIR ?? '.assent',
     production: env.ASSENT_ENV === 'production',
     rateLimit: { perUser: rate(env.ASSENT_RATE_LIMIT_USER, 50), perPlatform: rate(env.ASSENT_RATE_LIMIT_PLATFORM, 500) },
+    ...(env.ASSENT_AUDIT_KEY ? { auditKey: env.ASSENT_AUDIT_KEY } : {}),
     ...(env.ASSENT_OIDC_ISSUER ? { oidc: { issuer: env.ASSENT_OIDC_ISSUER, audience: env.ASSENT_OIDC_AUDIENCE ?? 'assent' } } : {}),
   };
 }

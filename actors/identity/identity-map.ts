@@ -12,18 +12,26 @@ import type { Person } from '../config/platforms.schema.ts';
 type Account = Exclude<keyof Person, 'name'>;
 
 export class IdentityMap {
-  private readonly byAccount = new Map<string, string>();
+  private byAccount = new Map<string, string>();
 
   constructor(
-    private readonly people: Readonly<Record<string, Person>>,
+    private people: Readonly<Record<string, Person>>,
     private readonly redis?: Redis,
     private readonly prefix = 'assent',
   ) {
+    this.replace(people);
+  }
+
+  /** Takes a reloaded configuration's people: from the next lookup on, its accounts are the configured ones. */
+  replace(people: Readonly<Record<string, Person>>): void {
+    const byAccount = new Map<string, string>();
     for (const [user, person] of Object.entries(people)) {
       for (const [platform, id] of Object.entries(person)) {
-        if (platform !== 'name' && id) this.byAccount.set(accountKey(platform, id), user);
+        if (platform !== 'name' && id) byAccount.set(accountKey(platform, id), user);
       }
     }
+    this.people = people;
+    this.byAccount = byAccount;
   }
 
   /** The Assent user behind a platform account; undefined when nobody is linked to it. */

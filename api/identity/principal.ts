@@ -10,9 +10,15 @@ export interface Principal {
   platform?: string;
   /** The token's `iss`. */
   issuer: string;
+  /** Every claim of the verified token (callers are recognised by `client_id` or `azp`). */
+  claims: Readonly<Record<string, unknown>>;
 }
 
-export type AuthErrorCode = 'AUTH_TOKEN_MISSING' | 'AUTH_TOKEN_INVALID' | 'AUTH_TOKEN_EXPIRED' | 'AUTH_ISSUER_UNAVAILABLE';
+export type AuthErrorCode =
+  | 'AUTH_TOKEN_MISSING' | 'AUTH_TOKEN_INVALID' | 'AUTH_TOKEN_EXPIRED' | 'AUTH_ISSUER_UNAVAILABLE'
+  // Callers (platforms calling the hub themselves, api/identity/callers.ts):
+  | 'AUTH_SIGNATURE_MALFORMED' | 'AUTH_CALLER_UNKNOWN' | 'AUTH_SIGNATURE_EXPIRED' | 'AUTH_SIGNATURE_INVALID'
+  | 'AUTH_REPLAYED' | 'AUTH_ON_BEHALF_REFUSED' | 'AUTH_ON_BEHALF_INVALID';
 
 /** A request that cannot be authenticated. Messages never include the token. */
 export class AuthError extends Error {

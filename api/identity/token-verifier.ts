@@ -3,7 +3,7 @@
 // Connect issuer (keys from its JWKS, found through discovery unless given). Issuer, audience and
 // expiry are always checked, and only asymmetric algorithms from a fixed allow-list are accepted,
 // never `none` and never HMAC (which would let a public key be used as a shared secret).
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, jwtVerify } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, errors, jwtVerify } from 'jose';
 import type { FlattenedJWSInput, JWTHeaderParameters, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { DEV_ALGORITHM, DEV_AUDIENCE, DEV_ISSUER, MAX_USER_LENGTH, devIssuerKeys, readDevIssuerKeys } from './dev-issuer.ts';
 import { AuthError, IdentityConfigError } from './principal.ts';
@@ -11,7 +11,17 @@ import type { Principal } from './principal.ts';
 
 export type TokenVerifierSettings =
   | { mode: 'dev'; dataDir: string }
-  | { mode: 'oidc'; issuer: string; audience: string; jwksUri?: string; fetch?: typeof fetch };
+  | { mode: 'oidc'; issuer: string; audience: string; jwksUri?: string; fetch?: typeof fetch; claims?: Partial<ClaimMapping> };
+
+/** Which claims name the user, their groups and roles, and the prefix that keeps several providers' users apart. */
+export interface ClaimMapping {
+  user: string;
+  userPrefix: string;
+  groups: string;
+  roles: string;
+}
+
+const STANDARD_CLAIMS: ClaimMapping = { user: 'sub', userPrefix: '', groups: 'groups', roles: 'roles' };
 
 export interface TokenVerifierOptions {
   /** Production mode refuses the development issuer. */
@@ -45,6 +55,7 @@ export async function createTokenVerifier(settings: TokenVerifierSettings, opts:
   let issuer: string;
   let audience: string;
   let algorithms: string[];
+  let mapping = STANDARD_CLAIMS;
 
   if (settings.mode === 'dev') {
     if (opts.production) {
@@ -63,6 +74,7 @@ export async function createTokenVerifier(settings: TokenVerifierSettings, opts:
     issuer = settings.issuer;
     audience = settings.audience;
     algorithms = [...ACCEPTED_ALGORITHMS];
+    mapping = { ...STANDARD_CLAIMS, ...settings.claims };
   } else {
     throw new IdentityConfigError('AUTH_SETTINGS_INVALID', `unknown identity mode ${JSON.stringify((settings as { mode?: unknown }).mode)}`);
   }
@@ -82,7 +94,28 @@ export async function createTokenVerifier(settings: TokenVerifierSettings, opts:
       } catch (e) {
         throw refusal(e);
       }
-      return principalOf(payload);
+      return principalOf(payload, mapping);
+    },
+  };
+}
+
+/**
+ * One verifier for several issuers: the token's `iss` (read before its signature is checked, only
+ * to choose) picks the issuer's own verifier, which checks signature, issuer and audience itself.
+ */
+export function verifierForIssuers(byIssuer: ReadonlyMap<string, TokenVerifier>): TokenVerifier {
+  return {
+    async verify(authorization) {
+      const token = bearerToken(authorization);
+      let iss: unknown;
+      try {
+        iss = decodeJwt(token).iss;
+      } catch {
+        throw new AuthError('AUTH_TOKEN_INVALID', 'the token was refused: not a JWT');
+      }
+      const verifier = typeof iss === 'string' ? byIssuer.get(iss) : undefined;
+      if (!verifier) throw new AuthError('AUTH_TOKEN_INVALID', 'the token was refused: its issuer is not one this hub accepts');
+      return verifier.verify(authorization);
     },
   };
 }
@@ -110,19 +143,33 @@ function refusal(e: unknown): AuthError {
   return new AuthError('AUTH_TOKEN_INVALID', 'the token was refused', { cause: e });
 }
 
-function principalOf(payload: JWTPayload): Principal {
-  const { sub, iss } = payload;
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_USER_LENGTH) {
-    throw new AuthError('AUTH_TOKEN_INVALID', `the token's "sub" claim must be a non-empty string of at most ${MAX_USER_LENGTH} characters`);
-  }
+function principalOf(payload: JWTPayload, mapping: ClaimMapping): Principal {
+  const user = userOf(payload, mapping);
   const platform = payload['platform'];
   return {
-    user: sub,
-    groups: stringArray(payload['groups']),
-    roles: stringArray(payload['roles']),
+    user,
+    groups: stringArray(payload[mapping.groups]),
+    roles: stringArray(payload[mapping.roles]),
+    claims: payload,
     ...(typeof platform === 'string' && platform.length > 0 && platform.length <= MAX_USER_LENGTH ? { platform } : {}),
-    issuer: iss as string, // checked equal to the configured issuer by jwtVerify
+    issuer: payload.iss as string, // checked equal to the configured issuer by jwtVerify
   };
+}
+
+/** The user id: the mapped claim's value with the provider's prefix; an e-mail address counts only when verified. */
+export function userOf(payload: JWTPayload, mapping: Pick<ClaimMapping, 'user' | 'userPrefix'>): string {
+  const value = payload[mapping.user];
+  if (mapping.user === 'email' && payload['email_verified'] !== true) {
+    throw new AuthError('AUTH_TOKEN_INVALID', 'the token names its user by an e-mail address that is not verified');
+  }
+  const user = typeof value === 'string' ? `${mapping.userPrefix}${mapping.user === 'email' ? value.toLowerCase() : value}` : '';
+  if (typeof value !== 'string' || value.length === 0 || user.length > MAX_USER_LENGTH || /[\u0000-\u001f\u007f]/.test(user)) {
+    throw new AuthError('AUTH_TOKEN_INVALID', `the token's "${mapping.user}" claim must be a non-empty string of at most ${MAX_USER_LENGTH} characters`);
+  }
+  if (user.startsWith('group:') || user.startsWith('platform:')) {
+    throw new AuthError('AUTH_TOKEN_INVALID', 'a user id cannot start with "group:" or "platform:"');
+  }
+  return user;
 }
 
 function stringArray(value: unknown): string[] {

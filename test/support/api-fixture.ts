@@ -20,7 +20,9 @@ export function apiFixture() {
     const dataDir = mkdtempSync(join(tmpdir(), 'assent-api-'));
     dirs.push(dataDir);
     const verifier = await createTokenVerifier({ mode: 'dev', dataDir });
-    const app = createApp({ hub, authenticate: authenticatorFor(verifier, hub), idempotency: new RedisIdempotencyGate(hub.idempotency), ...options });
+    const app = createApp({
+      hub, authenticate: authenticatorFor(verifier, hub), replays: hub.replays, idempotency: new RedisIdempotencyGate(hub.idempotency), ...options,
+    });
     const tokens = new Map<string, string>();
     const tokenFor = async (user: string, opts: { roles?: string[]; platform?: string } = {}) => {
       const k = `${user}|${opts.roles?.join(',') ?? ''}|${opts.platform ?? ''}`;

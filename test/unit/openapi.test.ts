@@ -3,10 +3,14 @@ import { describe, expect, it } from 'vitest';
 import type { Hub } from '../../actors/hub.ts';
 import { createApp } from '../../api/app.ts';
 import { OPERATIONS, openApiDocument } from '../../api/openapi.ts';
+import type { SignInDeps } from '../../api/routes/sign-in.routes.ts';
 
 describe('/openapi.json', () => {
   // Route registration needs no live hub: nothing is called until a request arrives.
-  const app = createApp({ hub: {} as Hub, authenticate: async () => ({ user: 'u', groups: [], roles: [] }), idempotency: { run: (_, h) => h() } });
+  const app = createApp({
+    hub: {} as Hub, authenticate: async () => ({ user: 'u', groups: [], roles: [] }), idempotency: { run: (_, h) => h() },
+    signIn: { clients: new Map() } as unknown as SignInDeps,
+  });
 
   it('documents every route the app serves, and nothing else', () => {
     const served = new Set(
