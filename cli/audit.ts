@@ -15,7 +15,7 @@ import { connectRedis } from '../transport/redis/redis-connection.ts';
 import { DEFAULT_PARTITIONS } from '../transport/redis/redis-keys.ts';
 import { RedisMessageStore } from '../transport/redis/redis-message-store.ts';
 
-export const AUDIT_USAGE = `       assent audit verify (<message id>... | --all) [--redis-url URL] [--prefix P] [--partitions N]
+export const AUDIT_USAGE = `       assent audit verify (<message id>... | --all) [--require-keyed] [--redis-url URL] [--prefix P] [--partitions N]
        assent audit export [--format jsonl|csv] [--since ISO] [--until ISO] [--type T] [--redis-url URL] [--prefix P]`;
 
 interface Io {
@@ -54,7 +54,7 @@ export async function runAudit(args: string[], env: NodeJS.ProcessEnv, io: Io): 
     let broken = 0;
     let checked = 0;
     if (parsed.all) {
-      for await (const v of verifyAll(store, key)) {
+      for await (const v of verifyAll(store, key, parsed.requireKeyed)) {
         checked++;
         if (v.ok) continue;
         broken++;
@@ -70,7 +70,7 @@ export async function runAudit(args: string[], env: NodeJS.ProcessEnv, io: Io): 
         await print(`${id}: not found (prefix ${parsed.prefix}, ${parsed.partitions} partitions)\n`);
         continue;
       }
-      const v = verifyChain(id, trail.log, trail.head, key ? { key } : {});
+      const v = verifyChain(id, trail.log, trail.head, key ? { key, requireKeyed: parsed.requireKeyed } : {});
       if (!v.ok) broken++;
       await print(`${describe(v)}\n`);
     }
@@ -96,7 +96,7 @@ export function describe(v: ChainVerification): string {
 }
 
 type Parsed = { redisUrl: string; prefix: string; partitions: number } & (
-  | { command: 'verify'; all: boolean; ids: string[] }
+  | { command: 'verify'; all: boolean; requireKeyed: boolean; ids: string[] }
   | { command: 'export'; format: 'jsonl' | 'csv'; filter: ReturnType<typeof exportFilterOf> & object }
 );
 
@@ -106,9 +106,11 @@ function parseArgs(args: string[], env: NodeJS.ProcessEnv): Parsed {
   const flags: Record<string, string> = {};
   const ids: string[] = [];
   let all = false;
+  let requireKeyed = false;
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i]!;
     if (arg === '--all' && command === 'verify') all = true;
+    else if (arg === '--require-keyed' && command === 'verify') requireKeyed = true;
     else if (arg.startsWith('--')) {
       const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
       const value = inline ?? rest[++i];
@@ -126,7 +128,8 @@ function parseArgs(args: string[], env: NodeJS.ProcessEnv): Parsed {
   const base = { redisUrl, prefix: flags.prefix ?? 'assent', partitions };
   if (command === 'verify') {
     if (all === (ids.length > 0)) throw new UsageError('give message ids or --all, not both');
-    return { ...base, command, all, ids };
+    if (requireKeyed && !env.ASSENT_AUDIT_KEY) throw new UsageError('--require-keyed: set ASSENT_AUDIT_KEY');
+    return { ...base, command, all, requireKeyed, ids };
   }
   const { 'redis-url': _, prefix: __, ...query } = flags;
   const q = auditExportQuery.safeParse(query);

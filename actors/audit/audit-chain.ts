@@ -70,7 +70,13 @@ export interface ChainVerification {
   firstBroken?: BrokenLink;
 }
 
-export function verifyChain(messageId: string, log: readonly StoredLogEntry[], head: StoredHead | undefined, opts: { key?: string } = {}): ChainVerification {
+/**
+ * `requireKeyed` (with a key): every chained entry must be an HMAC, for deployments that had the key
+ * from the start; otherwise a whole chain rewritten in plain SHA-256 would pass.
+ */
+export function verifyChain(
+  messageId: string, log: readonly StoredLogEntry[], head: StoredHead | undefined, opts: { key?: string; requireKeyed?: boolean } = {},
+): ChainVerification {
   let last = CHAIN_START;
   let legacy = 0;
   let chainedFrom: number | null = null;
@@ -93,7 +99,7 @@ export function verifyChain(messageId: string, log: readonly StoredLogEntry[], h
     chainedFrom ??= version;
     if (row.hash === undefined) return answer({ version, reason: 'hash-missing' });
     if (record.prev !== last) return answer({ version, reason: 'prev-mismatch', expected: last, found: String(record.prev ?? '(none)') });
-    const broken = checkHash(version, row.entry, row.hash, keyed, opts.key);
+    const broken = checkHash(version, row.entry, row.hash, keyed || opts.requireKeyed === true, opts.key);
     if (broken) return answer(broken);
     keyed ||= row.hash.startsWith(KEYED);
     last = row.hash;

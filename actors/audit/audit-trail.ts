@@ -63,8 +63,8 @@ export async function* exportAuditTrail(source: AuditSource, filter: AuditFilter
 }
 
 /** Every message's verification (the audit command's `--all`). */
-export async function* verifyAll(source: AuditSource, key?: string): AsyncGenerator<ChainVerification> {
-  for await (const { messageId, trail } of everyTrail(source)) yield verifyChain(messageId, trail.log, trail.head, key ? { key } : {});
+export async function* verifyAll(source: AuditSource, key?: string, requireKeyed = false): AsyncGenerator<ChainVerification> {
+  for await (const { messageId, trail } of everyTrail(source)) yield verifyChain(messageId, trail.log, trail.head, key ? { key, requireKeyed } : {});
 }
 
 /**

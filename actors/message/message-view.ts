@@ -50,6 +50,8 @@ export interface TransitionRecord {
   /** Approver entries whose approval task this transition withdrew (claim 7): delete or lock their cards. */
   retracted: string[];
   message: MessageView;
+  /** The hash of the message's previous log entry (its audit chain, actors/audit/audit-chain.ts); set at commit. */
+  prev?: string;
 }
 
 export function topStateOf(snapshot: MessageSnapshot): TopState {

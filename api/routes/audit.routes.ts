@@ -41,7 +41,8 @@ export function mayAudit(who: Identity): boolean {
 /** The export's filter in milliseconds; a problem's text when the range is empty by construction. */
 export function exportFilterOf(q: AuditExportQuery): { since?: number; until?: number; type?: string } | string {
   const since = q.since === undefined ? undefined : Date.parse(q.since);
-  const until = q.until === undefined ? undefined : Date.parse(q.until);
+  // A date alone as `until` means the whole of that day (UTC).
+  const until = q.until === undefined ? undefined : Date.parse(q.until) + (/^\d{4}-\d{2}-\d{2}$/.test(q.until) ? 86_399_999 : 0);
   if (since !== undefined && until !== undefined && since > until) return 'since: after until';
   return { ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}), ...(q.type !== undefined ? { type: q.type } : {}) };
 }

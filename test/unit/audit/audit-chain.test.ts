@@ -109,6 +109,14 @@ describe('verifyChain', () => {
     const entry = edited(forged[3]!, { user: 'mallory' });
     forged[3] = { id: '4-1', entry, hash: hashEntry(entry) };
     expect(verifyChain(ID, forged, { version: 4, chain: hashEntry(entry) }, { key }).firstBroken).toMatchObject({ version: 4, reason: 'unkeyed-after-keyed' });
+
+    // A whole chain rewritten in plain SHA-256 passes, unless every entry must be keyed.
+    const plain = chain(3);
+    expect(verifyChain(ID, plain.log, plain.head, { key }).ok).toBe(true);
+    expect(verifyChain(ID, plain.log, plain.head, { key, requireKeyed: true }).firstBroken).toMatchObject({ version: 1, reason: 'unkeyed-after-keyed' });
+    expect(verifyChain(ID, keyed.log, keyed.head, { key, requireKeyed: true }).firstBroken).toMatchObject({ version: 1 });
+    const allKeyed = chain(3, { key, keyFrom: 1 });
+    expect(verifyChain(ID, allKeyed.log, allKeyed.head, { key, requireKeyed: true }).ok).toBe(true);
   });
 });
 
