@@ -177,6 +177,14 @@ describe('signing in with OpenID Connect providers', () => {
     await attacker.follow(`${hubUrl}/auth/login/corp`, { until: (u) => u.startsWith(corp.issuer) });
     expect(json((await attacker.get(url)).body).code).toBe('SIGN_IN_REFUSED');
     expect((await attacker.get(`${hubUrl}/v1/session`)).status).toBe(401);
+    // The used code with a fresh sign-in's own state passes the hub's state check; the provider refuses the code.
+    const fresh = await attacker.follow(`${hubUrl}/auth/login/corp`, { until: (u) => u.startsWith(corp.issuer) });
+    const replayed = new URL(url);
+    replayed.searchParams.set('state', new URL(fresh.url).searchParams.get('state')!);
+    const refused = json((await attacker.get(replayed.href)).body);
+    expect(refused).toMatchObject({ code: 'SIGN_IN_REFUSED' });
+    expect(refused.detail).toMatch(/invalid_grant/);
+    expect((await attacker.get(`${hubUrl}/v1/session`)).status).toBe(401);
   });
 
   it('refuses an ID token whose nonce is not the one this sign-in sent', async () => {
