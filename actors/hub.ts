@@ -132,6 +132,8 @@ export class Hub {
     this.chat.people.replace(next.people);
     return { applied, needsRestart };
   }
+  /** The platforms this hub delivers to, by name. */
+  platformNames: string[] = [];
   /** The chat platforms' people map, card ledger and click handling. */
   chat!: ChatSetup;
   /** The storage table's anomaly scan, when there is a storage platform. */
@@ -212,6 +214,7 @@ export class Hub {
     const listenerOptions = { maxAttempts: o.delivery?.maxAttempts ?? 8, backoffBaseMs: o.delivery?.backoffBaseMs ?? 500, ackWaitMs: o.ackWaitMs ?? 30_000, onError, metrics: hub.metrics };
     const platforms = o.platforms ? o.platforms(defaults) : defaults;
     const listeners = platforms.map((p) => new PlatformListener(p, nats, store, holdings, host, clock, listenerOptions));
+    hub.platformNames = platforms.map((p) => p.name);
     const worker = new ProcessingWorker(nats, host, o.config, compileConditions(o.config.types), {
       ackWaitMs: o.ackWaitMs ?? 30_000, onError, repairer: new Repairer(platforms, store, host, (id) => hub.view(id)),
     });

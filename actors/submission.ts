@@ -1,7 +1,9 @@
 // From a submit request to the message's input: the type's rules applied (who approves, in which
 // mode, deadline, reminders, platforms). Refusals are the caller's fault and carry a stable code.
 import type { ApprovalStep, MessageInput } from '../machines/message.types.ts';
-import type { AssentConfig } from './config/config.schema.ts';
+import type { ValidateFunction } from 'ajv';
+import type { AssentConfig, MessageType } from './config/config.schema.ts';
+import { createConditionsAjv, describeErrors } from './processing/conditions.ts';
 
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
 export const MAX_TITLE_CHARS = 500;
@@ -13,7 +15,7 @@ export interface SubmitRequest {
   approvers?: string[];
 }
 
-export type SubmissionRefusal = 'MESSAGE_TOO_LARGE' | 'MESSAGE_TYPE_UNKNOWN' | 'MESSAGE_APPROVERS_REQUIRED' | 'MESSAGE_APPROVERS_FIXED' | 'MESSAGE_SELF_APPROVAL' | 'MESSAGE_APPROVERS_INVALID';
+export type SubmissionRefusal = 'MESSAGE_TOO_LARGE' | 'MESSAGE_TYPE_UNKNOWN' | 'MESSAGE_APPROVERS_REQUIRED' | 'MESSAGE_APPROVERS_FIXED' | 'MESSAGE_SELF_APPROVAL' | 'MESSAGE_APPROVERS_INVALID' | 'MESSAGE_PAYLOAD_INVALID';
 
 export class SubmissionRefused extends Error {
   constructor(readonly code: SubmissionRefusal, message: string) {
@@ -30,6 +32,10 @@ export function resolveSubmission(config: AssentConfig, id: string, requester: s
   }
   const type = config.types[request.type];
   if (!type) throw new SubmissionRefused('MESSAGE_TYPE_UNKNOWN', `no message type ${request.type}`);
+  const payloadOk = payloadCheckOf(type);
+  if (payloadOk && !payloadOk(request.payload)) {
+    throw new SubmissionRefused('MESSAGE_PAYLOAD_INVALID', `the payload does not fit type ${type.name}: ${describeErrors(payloadOk.errors).join('; ')}`);
+  }
   let steps: ApprovalStep[];
   if (type.steps) {
     if (request.approvers?.length) throw new SubmissionRefused('MESSAGE_APPROVERS_FIXED', `type ${type.name} fixes its approvers`);
@@ -57,4 +63,17 @@ export function resolveSubmission(config: AssentConfig, id: string, requester: s
     ...(type.escalate && type.deadlineMs ? { escalateTo: [...type.escalate] } : {}),
     ...(type.compensate ? { compensable: true } : {}),
   };
+}
+
+// One compiled validator per configured type (types are fixed for the life of the process).
+const payloadChecks = new WeakMap<MessageType, ValidateFunction | null>();
+const ajv = createConditionsAjv();
+
+function payloadCheckOf(type: MessageType): ValidateFunction | null {
+  let check = payloadChecks.get(type);
+  if (check === undefined) {
+    check = type.schema ? ajv.compile(type.schema) : null;
+    payloadChecks.set(type, check);
+  }
+  return check;
 }

@@ -15,7 +15,10 @@ import { PROBLEMS, Problem, problemResponse, type ProblemCode } from './problems
 import type { ReplayStore } from './identity/callers.ts';
 import { identify, type SessionAuth } from './authenticate.ts';
 import { callbackRoutes } from './routes/callbacks.routes.ts';
+import { consoleRoutes } from './routes/console.routes.ts';
 import { sessionRoutes } from './routes/session.routes.ts';
+import { platformsRoutes } from './routes/platforms.routes.ts';
+import { typesRoutes } from './routes/types.routes.ts';
 import { signInRoutes, type SignInDeps } from './routes/sign-in.routes.ts';
 import { emailRoutesOf } from './routes/email.routes.ts';
 import { listRoutes } from './routes/list.routes.ts';
@@ -33,6 +36,8 @@ export interface ApiDeps {
   sessions?: SessionAuth;
   /** Signing in and out with the identity providers (/auth/*). */
   signIn?: SignInDeps;
+  /** The built console (default console/dist beside the code); served at / when it exists. */
+  consoleDist?: string;
   /** Where the webhook ids of platforms' signed requests are claimed (refuses replays); without it, no signed calls. */
   replays?: ReplayStore;
   idempotency: IdempotencyGate;
@@ -83,11 +88,15 @@ export function createApp(deps: ApiDeps): Hono<Env> {
   });
   if (deps.rateLimit) app.use('/v1/*', deps.rateLimit);
   app.route('/', sessionRoutes(deps.sessions));
+  app.route('/', typesRoutes(deps));
+  app.route('/', platformsRoutes(deps));
   app.route('/', messageRoutes(deps));
   app.route('/', listRoutes(deps));
   app.route('/', anomaliesRoutes(deps));
   app.route('/', auditRoutes(deps));
   app.route('/', streamRoutes({ hub: deps.hub, ...(deps.streamKeepAliveMs ? { keepAliveMs: deps.streamKeepAliveMs } : {}) }));
+
+  app.route('/', consoleRoutes(deps.consoleDist));
 
   app.notFound((c) => problemResponse(c.req.path, new Problem('ROUTE_NOT_FOUND')));
   app.onError((e, c) => {

@@ -44,7 +44,8 @@ export interface SessionAuth {
   store: RedisSessionStore;
   idleMs: number;
   cookies: CookiePolicy;
-  publicUrl: string;
+  /** The origin changes must come from; without it (development), the request's own. */
+  publicUrl?: string;
 }
 
 /**
@@ -76,7 +77,7 @@ export async function identify(
   if (!sessionId || !deps.sessions) return deps.authenticate(authorization, c.req.header(ON_BEHALF_HEADER));
   const session = await deps.sessions.store.read(sessionId, deps.sessions.idleMs);
   if (!session) throw new AuthError('AUTH_TOKEN_MISSING', 'the session has ended: sign in again');
-  if (changesState(c.req.method) && (!sameToken(c.req.header('x-csrf-token'), session.csrf) || !sameOrigin(c.req.header('origin'), deps.sessions.publicUrl))) {
+  if (changesState(c.req.method) && (!sameToken(c.req.header('x-csrf-token'), session.csrf) || !sameOrigin(c.req.header('origin'), deps.sessions.publicUrl ?? new URL(c.req.url).origin))) {
     throw new Problem('CSRF_TOKEN_INVALID');
   }
   return withConfiguredGroups(deps.hub, { user: session.user, groups: session.groups, roles: session.roles, platform: 'portal' });

@@ -55,7 +55,19 @@ export const OPERATIONS: Operation[] = [
     method: 'get', path: '/v1/session', summary: 'Who you are to the hub now: user, groups (token or sign-in, with the configuration\'s), roles; for a console session also its CSRF token and end',
     auth: true, responses: { 200: '{ user, groups, roles, platform?, name?, provider?, csrfToken?, expiresAt? }' },
   },
-  { method: 'get', path: '/auth/providers', summary: 'The identity providers people can sign in with', auth: false, responses: { 200: '{ items: [{ id, label, loginUrl }] }' } },
+  {
+    method: 'get', path: '/v1/types', summary: 'The message types: the payload\'s JSON Schema, approvers per message or fixed steps, platforms',
+    auth: true, responses: { 200: '{ items: [{ name, mode, approversPerMessage, steps?, schema?, deadlineMs?, platforms }] }' },
+  },
+  {
+    method: 'post', path: '/auth/dev', summary: 'Development only (no identity provider, not production): a console session for the user id in the form (fields user, roles, returnTo)',
+    auth: false, responses: { 303: 'to returnTo, signed in' },
+  },
+  {
+    method: 'get', path: '/v1/platforms', summary: 'Operators: each platform\'s deliveries and failures as this hub process saw them, its last sync lag and latest dead letters',
+    auth: true, responses: { 200: '{ items: [{ name, delivered, failed, lagMs, deadLetters: [{ platform, messageId, version, error }] }] }' },
+  },
+  { method: 'get', path: '/auth/providers', summary: 'The identity providers people can sign in with', auth: false, responses: { 200: '{ items: [{ id, label, loginUrl }], development }' } },
   {
     method: 'get', path: '/auth/login/{provider}', summary: 'Starts signing in (authorization code with PKCE); ?returnTo=/a/local/path', auth: false,
     responses: { 302: 'to the identity provider' },

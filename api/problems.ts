@@ -27,6 +27,7 @@ export const PROBLEMS = {
   AUTH_ON_BEHALF_REFUSED: { status: 403, title: 'This caller may not act on behalf of users' },
   EVENT_FORBIDDEN: { status: 403, title: 'You may not send this event for this message' },
   AUDIT_FORBIDDEN: { status: 403, title: 'Only admins and auditors may export the audit trail' },
+  OPERATORS_ONLY: { status: 403, title: 'Only operators (role admin) see this' },
   MESSAGE_NOT_FOUND: { status: 404, title: 'No such message' },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   PLATFORM_NOT_FOUND: { status: 404, title: 'No platform by this name takes callbacks here' },
@@ -40,6 +41,7 @@ export const PROBLEMS = {
   MESSAGE_APPROVERS_REQUIRED: { status: 422, title: 'This message type needs approvers' },
   MESSAGE_APPROVERS_FIXED: { status: 422, title: 'This message type fixes its approvers' },
   MESSAGE_APPROVERS_INVALID: { status: 422, title: 'The approvers do not fit the message type' },
+  MESSAGE_PAYLOAD_INVALID: { status: 422, title: 'The payload does not fit the message type\'s schema' },
   MESSAGE_SELF_APPROVAL: { status: 422, title: 'A requester cannot approve their own message' },
   MESSAGE_TOO_LARGE: { status: 413, title: 'The message is too large' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
@@ -57,7 +59,7 @@ export class Problem extends Error {
     super(detail ?? PROBLEMS[code].title);
   }
 
-  static denial(code: 'EVENT_FORBIDDEN' | 'MESSAGE_NOT_FOUND', detail?: string): Problem {
+  static denial(code: 'EVENT_FORBIDDEN' | 'MESSAGE_NOT_FOUND' | 'OPERATORS_ONLY', detail?: string): Problem {
     const p = new Problem(code, detail);
     p.denied = true;
     return p;

@@ -35,6 +35,8 @@ export interface MessageType {
   compensate?: Operation;
   /** a JSON Schema the processing data must satisfy */
   conditions?: Record<string, unknown>;
+  /** a JSON Schema the payload must satisfy at submission (the console builds its form from it) */
+  schema?: Record<string, unknown>;
   /** always contains 'portal' (added if omitted); others must be configured platforms */
   platforms: string[];
 }
@@ -145,6 +147,7 @@ export const typeSchema = z.strictObject({
     .default({ approved: { operation: 'record' }, rejected: { operation: 'record' } }),
   compensate: operationSchema.optional(),
   conditions: z.record(z.string(), z.unknown()).optional(),
+  schema: z.record(z.string(), z.unknown()).optional(),
   platforms: z.array(name('a platform name')).default([]),
 });
 

@@ -118,11 +118,12 @@ function crossCheck(raw: unknown): string[] {
         }
       });
     }
-    if (isObject(type['conditions'])) {
+    for (const key of ['conditions', 'schema'] as const) {
+      if (!isObject(type[key])) continue;
       try {
-        ajv.compile(type['conditions']);
+        ajv.compile(type[key]);
       } catch (err) {
-        problems.push(`${at}.conditions: not a valid JSON Schema: ${(err as Error).message}`);
+        problems.push(`${at}.${key}: not a valid JSON Schema: ${(err as Error).message}`);
       }
     }
   }
@@ -149,6 +150,7 @@ function toConfig(file: ConfigFile): AssentConfig {
     if (t.escalate !== undefined) type.escalate = [...t.escalate];
     if (t.compensate) type.compensate = toOperation(t.compensate);
     if (t.conditions) type.conditions = t.conditions;
+    if (t.schema) type.schema = t.schema;
     types[name] = type;
   }
   const { webhook, ...others } = file.platforms;

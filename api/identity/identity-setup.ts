@@ -36,25 +36,27 @@ export async function identityFor(hub: Hub, settings: IdentitySettings): Promise
     : await issuerVerifiers(issuers);
   const authenticate = authenticatorFor(verifier, hub);
   const replays = hub.replays;
-  if (providers.length === 0) return { authenticate, replays, development: issuers.length === 0 };
+  const development = issuers.length === 0;
+  // Without a provider there is no sign-in to offer, except the development one (never in production).
+  if (providers.length === 0 && (!development || settings.production)) return { authenticate, replays, development };
 
-  const publicUrl = hub.config.publicUrl!; // required with providers (load-config checks)
-  const secure = new URL(publicUrl).protocol === 'https:';
+  const publicUrl = hub.config.publicUrl; // required with providers (load-config checks)
+  const secure = publicUrl !== undefined && new URL(publicUrl).protocol === 'https:';
   if (settings.production && !secure) {
     throw new IdentityConfigError('AUTH_SETTINGS_INVALID', 'in production the publicUrl must be https: session cookies are only sent over TLS');
   }
   const cookies = { secure };
-  const sessions: SessionAuth = { store: hub.sessions, idleMs: session.idleMs, cookies, publicUrl };
-  const clients = new Map(providers.map((p) => [p.id, new SignInClient(p, publicUrl)]));
+  const sessions: SessionAuth = { store: hub.sessions, idleMs: session.idleMs, cookies, ...(publicUrl ? { publicUrl } : {}) };
+  const clients = new Map(providers.map((p) => [p.id, new SignInClient(p, publicUrl!)]));
   return {
     authenticate,
     replays,
     sessions,
     signIn: {
-      clients, sessions: hub.sessions, session, cookies, publicUrl, log: settings.log,
+      clients, sessions: hub.sessions, session, cookies, development, log: settings.log, ...(publicUrl ? { publicUrl } : {}),
       link: (platform, account, user) => hub.chat.people.link(platform, account, user),
     },
-    development: false,
+    development,
   };
 }
 

@@ -3,6 +3,8 @@
 //   GET  /auth/login/:provider       starts the code flow (?returnTo=/a/path on this hub)
 //   GET  /auth/callback/:provider    the provider's redirect back: checks, then opens a session
 //   POST /auth/logout                ends the session (a form with the session's csrf token)
+//   POST /auth/dev                   development only (no provider configured, not production):
+//                                    a session for any user id typed into the console's form
 // A session is a fresh random id in an HttpOnly cookie (a new one at every sign-in, so a planted
 // cookie cannot be promoted); `returnTo` must be a path on this hub, never another site.
 import { Hono } from 'hono';
@@ -10,14 +12,18 @@ import type { RedisSessionStore } from '../../transport/redis/redis-session-stor
 import { Problem } from '../problems.ts';
 import { SignInError, type SignInClient } from '../session/sign-in.ts';
 import { clearCookie, readCookie, writeCookie, type CookiePolicy } from '../session/session-cookies.ts';
-import { sameToken } from '../session/csrf.ts';
+import { sameOrigin, sameToken } from '../session/csrf.ts';
+import { isPlausibleUserId } from '../identity/callers.ts';
 
 export interface SignInDeps {
   clients: ReadonlyMap<string, SignInClient>;
   sessions: RedisSessionStore;
   session: { ttlMs: number; idleMs: number };
   cookies: CookiePolicy;
-  publicUrl: string;
+  /** Where the hub is reached from outside; without it (development), the request's own origin. */
+  publicUrl?: string;
+  /** No identity provider: the console signs in with a bare user id (refused in production). */
+  development?: boolean;
   /** Links an account the identity provider vouches for (a verified e-mail address, a chat id) to the user. */
   link?: (platform: string, account: string, user: string) => Promise<'linked' | 'taken'>;
   log: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
@@ -29,8 +35,27 @@ export function signInRoutes(deps: SignInDeps): Hono {
   const app = new Hono();
 
   app.get('/auth/providers', (c) =>
-    c.json({ items: [...deps.clients.values()].map((s) => ({ id: s.provider.id, label: s.provider.label, loginUrl: `/auth/login/${s.provider.id}` })) }),
+    c.json({
+      items: [...deps.clients.values()].map((s) => ({ id: s.provider.id, label: s.provider.label, loginUrl: `/auth/login/${s.provider.id}` })),
+      development: deps.development === true,
+    }),
   );
+
+  app.post('/auth/dev', async (c) => {
+    if (!deps.development) throw new Problem('ROUTE_NOT_FOUND');
+    if (!sameOrigin(c.req.header('origin'), originOf(deps, c.req.url))) throw new Problem('CSRF_TOKEN_INVALID');
+    const form = await c.req.parseBody().catch(() => ({} as Record<string, unknown>));
+    const user = typeof form['user'] === 'string' ? form['user'].trim() : '';
+    if (!isPlausibleUserId(user)) throw new Problem('REQUEST_INVALID', 'user: 1 to 200 printable characters, not starting with group: or platform:');
+    const roles = [form['roles']].flat().filter((r): r is string => r === 'admin' || r === 'auditor');
+    const returnTo = localPath(typeof form['returnTo'] === 'string' ? form['returnTo'] : undefined);
+    const previous = readCookie(c, 'session', deps.cookies);
+    if (previous) await deps.sessions.destroy(previous);
+    const { id } = await deps.sessions.create({ user, groups: [], roles, provider: 'development' }, deps.session.ttlMs, deps.session.idleMs);
+    writeCookie(c, 'session', id, deps.session.ttlMs, deps.cookies);
+    deps.log('info', 'signed in', { user, provider: 'development' });
+    return c.redirect(returnTo, 303);
+  });
 
   app.get('/auth/login/:provider', async (c) => {
     const client = clientOf(deps, c.req.param('provider'));
@@ -80,7 +105,7 @@ export function signInRoutes(deps: SignInDeps): Hono {
   app.post('/auth/logout', async (c) => {
     const id = readCookie(c, 'session', deps.cookies);
     const session = id ? await deps.sessions.read(id, deps.session.idleMs) : undefined;
-    let next = `${deps.publicUrl}/`;
+    let next = `${originOf(deps, c.req.url)}/`;
     if (session) {
       const form = await c.req.parseBody().catch(() => ({} as Record<string, unknown>));
       const token = c.req.header('x-csrf-token') ?? (typeof form['csrf'] === 'string' ? form['csrf'] : undefined);
@@ -94,6 +119,10 @@ export function signInRoutes(deps: SignInDeps): Hono {
   });
 
   return app;
+}
+
+function originOf(deps: SignInDeps, requestUrl: string): string {
+  return deps.publicUrl ?? new URL(requestUrl).origin;
 }
 
 function clientOf(deps: SignInDeps, id: string): SignInClient {
