@@ -5,6 +5,7 @@ import { loadConfig } from '../actors/config/load-config.ts';
 import { Hub } from '../actors/hub.ts';
 import { logJson } from '../actors/log.ts';
 import { reloadOnChange } from '../actors/config/config-reloader.ts';
+import { startInspectorFeed } from '../actors/inspect/inspector-feed.ts';
 import { identityFor } from '../api/identity/identity-setup.ts';
 import { RedisIdempotencyGate } from '../api/idempotency-gate.ts';
 import { rateLimit } from '../api/rate-limit.ts';
@@ -12,12 +13,13 @@ import { readStartSettings } from './settings.ts';
 import { runToken } from './token.ts';
 import { AUDIT_USAGE, runAudit } from './audit.ts';
 
-const USAGE = `usage: assent start [--port N] [--config FILE] [--redis-url URL --nats-url URL]
+const USAGE = `usage: assent start [--port N] [--config FILE] [--redis-url URL --nats-url URL] [--inspect ws://HOST:PORT]
        assent token <user> [--platform ID] [--role admin] [--group NAME]...
 ${AUDIT_USAGE}
 
   start   run the hub (settings also from PORT, REDIS_URL, NATS_URL, DATABASE_URL, ASSENT_CONFIG, ASSENT_DATA_DIR,
           ASSENT_OIDC_ISSUER, ASSENT_OIDC_AUDIENCE, ASSENT_AUDIT_KEY, ASSENT_ENV); re-reads ASSENT_CONFIG on change or SIGHUP
+          --inspect / ASSENT_INSPECT_URL: feed the Stately inspector (ASSENT_INSPECT_MASK; docs/inspector.md)
   token   print a token from the development issuer (its key lives in ASSENT_DATA_DIR)
   audit   verify messages' audit chains (exit 1 when one is broken) or export the trail (REDIS_URL, ASSENT_AUDIT_KEY)`;
 
@@ -50,6 +52,7 @@ async function start(args: string[]): Promise<number> {
   });
   if (identity.development) logJson('warn', 'using the built-in development issuer: mint tokens with `assent token <user>`');
   const reloader = settings.configPath ? reloadOnChange(settings.configPath, hub, logJson) : undefined;
+  const inspectorFeed = settings.inspect ? startInspectorFeed(hub, { ...settings.inspect, log: logJson }) : undefined;
   const limits = settings.rateLimit;
   const app = createApp({
     hub,
@@ -72,5 +75,6 @@ async function start(args: string[]): Promise<number> {
   reloader?.stop();
   await new Promise((r) => server.close(r));
   await hub.stop();
+  await inspectorFeed?.stop(); // after the hub: the turns it finishes while stopping are fed too
   return 0;
 }

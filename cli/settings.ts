@@ -1,5 +1,7 @@
 // Settings of `assent start`, from flags or the environment (DESIGN.md section 6). Every problem is
 // reported at once; nothing here connects to anything.
+import { parseMaskPaths } from '../actors/inspect/mask-paths.ts';
+
 export interface StartSettings {
   port: number;
   redisUrl: string;
@@ -15,6 +17,8 @@ export interface StartSettings {
   auditKey?: string;
   /** Requests per second allowed per user and per platform (bursts of twice that). */
   rateLimit: { perUser: number; perPlatform: number };
+  /** `--inspect` / ASSENT_INSPECT_URL: feed the Stately inspector's relay; ASSENT_INSPECT_MASK (docs/inspector.md). */
+  inspect?: { url: string; maskPaths?: string[] };
 }
 
 export class SettingsError extends Error {
@@ -37,8 +41,10 @@ export function readStartSettings(args: string[], env: NodeJS.ProcessEnv): Start
   } else if (!redisUrl || !natsUrl) {
     problems.push(`${redisUrl ? 'NATS_URL' : 'REDIS_URL'}: set REDIS_URL and NATS_URL together, or neither`);
   }
+  const inspectUrl = flags.inspect ?? (env.ASSENT_INSPECT_URL || undefined);
+  if (inspectUrl !== undefined && !/^wss?:\/\/[^/]/.test(inspectUrl)) problems.push(`ASSENT_INSPECT_URL: ${inspectUrl} is not a ws:// or wss:// URL`);
   for (const f of Object.keys(flags)) {
-    if (!['port', 'redis-url', 'nats-url', 'config', 'data-dir'].includes(f)) problems.push(`--${f}: unknown flag`);
+    if (!['port', 'redis-url', 'nats-url', 'config', 'data-dir', 'inspect'].includes(f)) problems.push(`--${f}: unknown flag`);
   }
   if (problems.length) throw new SettingsError(problems);
   const configPath = flags.config ?? env.ASSENT_CONFIG;
@@ -52,8 +58,14 @@ export function readStartSettings(args: string[], env: NodeJS.ProcessEnv): Start
     production: env.ASSENT_ENV === 'production',
     rateLimit: { perUser: rate(env.ASSENT_RATE_LIMIT_USER, 50), perPlatform: rate(env.ASSENT_RATE_LIMIT_PLATFORM, 500) },
     ...(env.ASSENT_AUDIT_KEY ? { auditKey: env.ASSENT_AUDIT_KEY } : {}),
+    ...(inspectUrl ? { inspect: inspectOf(inspectUrl, env.ASSENT_INSPECT_MASK) } : {}),
     ...(env.ASSENT_OIDC_ISSUER ? { oidc: { issuer: env.ASSENT_OIDC_ISSUER, audience: env.ASSENT_OIDC_AUDIENCE ?? 'assent' } } : {}),
   };
+}
+
+function inspectOf(url: string, maskText: string | undefined): NonNullable<StartSettings['inspect']> {
+  const maskPaths = parseMaskPaths(maskText);
+  return { url, ...(maskPaths ? { maskPaths } : {}) };
 }
 
 function rate(text: string | undefined, fallback: number): number {

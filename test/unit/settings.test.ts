@@ -29,6 +29,17 @@ describe('assent start settings', () => {
     }
   });
 
+  it('feeds the Stately inspector when given its relay, masking the default paths unless told otherwise', () => {
+    const base = { REDIS_URL: 'r', NATS_URL: 'n' };
+    expect(readStartSettings([], base).inspect).toBeUndefined();
+    expect(readStartSettings(['--inspect', 'ws://localhost:8091'], base).inspect).toEqual({ url: 'ws://localhost:8091' });
+    expect(readStartSettings([], { ...base, ASSENT_INSPECT_URL: 'wss://relay.example.com', ASSENT_INSPECT_MASK: 'none' }).inspect)
+      .toEqual({ url: 'wss://relay.example.com', maskPaths: [] });
+    expect(readStartSettings([], { ...base, ASSENT_INSPECT_URL: 'ws://h:1', ASSENT_INSPECT_MASK: 'payload, votes.*.comment' }).inspect)
+      .toEqual({ url: 'ws://h:1', maskPaths: ['payload', 'votes.*.comment'] });
+    expect(() => readStartSettings(['--inspect', 'http://localhost:8091'], base)).toThrow(/ASSENT_INSPECT_URL: .* is not a ws:\/\/ or wss:\/\/ URL/);
+  });
+
   it('refuses a flag without its value', () => {
     expect(() => readStartSettings(['--port'], { REDIS_URL: 'r', NATS_URL: 'n' })).toThrow(/--port: needs a value/);
   });
