@@ -16,7 +16,7 @@
 //       clients: [erp-service]                 # or client-credentials tokens from a provider
 //       onBehalfOf: true                       # may name the user it acts for (Assent-On-Behalf-Of)
 import { z } from 'zod';
-import { parseDuration } from './duration.ts';
+import { durationMs } from './platforms.schema.ts';
 
 export interface IdentityProvider {
   /** In URLs (/auth/login/<id>) and in logs. */
@@ -64,18 +64,6 @@ export interface IdentityConfig {
 export const DEFAULT_SESSION = { ttlMs: 8 * 3_600_000, idleMs: 3_600_000 };
 
 const ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
-
-const duration = (fallback: string) =>
-  z.union([z.string(), z.number()]).optional().transform((v, ctx) => {
-    try {
-      const ms = parseDuration(v ?? fallback);
-      if (ms <= 0) throw new Error('must be greater than zero');
-      return ms;
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  });
 
 const issuerUrl = z.string().refine((s) => {
   try {
@@ -126,7 +114,7 @@ export const identitySchema = z.strictObject({
         }
       });
     }),
-  session: z.strictObject({ ttl: duration('8h'), idle: duration('1h') }).default({ ttl: DEFAULT_SESSION.ttlMs, idle: DEFAULT_SESSION.idleMs }),
+  session: z.strictObject({ ttl: durationMs('8h'), idle: durationMs('1h') }).default({ ttl: DEFAULT_SESSION.ttlMs, idle: DEFAULT_SESSION.idleMs }),
 });
 
 export const callerSchema = z

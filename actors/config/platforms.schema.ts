@@ -21,7 +21,8 @@ const baseUrl = (fallback: string) =>
     .transform((s) => s.replace(/\/+$/, ''))
     .default(fallback);
 
-const durationMs = (fallback: string) =>
+/** A positive duration as people write it ('30s', '8h'), in milliseconds, with a default. */
+export const durationMs = (fallback: string) =>
   z.union([z.string(), z.number()]).optional().transform((v, ctx) => {
     try {
       const ms = parseDuration(v ?? fallback);
