@@ -74,10 +74,12 @@ describe('the console in a browser', () => {
     await page.getByTestId('signin-user').fill(user);
     if (opts.admin) await page.getByTestId('signin-admin').check();
     await page.getByTestId('signin-submit').click();
-    await expect.poll(() => page.getByTestId('session-user').getAttribute('data-user')).toBe(user);
+    await eventually(() => page.getByTestId('session-user').getAttribute('data-user')).toBe(user);
     return page;
   }
 
+  /** Waits for the page to show it: a browser under a loaded CI machine may take seconds. */
+  const eventually = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: 20_000, interval: 50 });
   const stateOf = (page: Page) => page.getByTestId('message-state').getAttribute('data-state');
   const currentNode = (page: Page) => page.locator('[data-testid="statechart-node"][data-current="true"]').getAttribute('data-state');
 
@@ -89,7 +91,7 @@ describe('the console in a browser', () => {
     await rita.screenshot({ path: join(SHOTS, 'inbox-empty.png') });
     for (const page of [adam, bea]) {
       await page.goto(`${url}/inbox`);
-      await expect.poll(() => page.getByTestId('live-status').getAttribute('data-status')).toBe('live');
+      await eventually(() => page.getByTestId('live-status').getAttribute('data-status')).toBe('live');
     }
 
     await rita.getByTestId('nav-submit').click();
@@ -99,7 +101,7 @@ describe('the console in a browser', () => {
     await rita.getByTestId('submit-payload').fill('{"days": 3, "note": "<img src=x onerror=alert(1)>"}');
     await rita.screenshot({ path: join(SHOTS, 'submit.png') });
     await rita.getByTestId('submit-button').click();
-    await expect.poll(() => stateOf(rita)).toBe('approving');
+    await eventually(() => stateOf(rita)).toBe('approving');
     const id = (await rita.getByTestId('message').getAttribute('data-message-id'))!;
     expect(id).toMatch(/^[a-z0-9]+$/);
     // Markup in the title and the payload is text, never markup.
@@ -107,7 +109,7 @@ describe('the console in a browser', () => {
     expect(await rita.locator('[data-testid="message-title"] b').count()).toBe(0);
     expect(await rita.getByTestId('message-payload').textContent()).toContain('<img src=x onerror=alert(1)>');
     expect(await rita.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
-    await expect.poll(() => currentNode(rita), { timeout: 10_000 }).toBe('approving');
+    await eventually(() => currentNode(rita)).toBe('approving');
 
     // Both approvers' open inboxes show the task without a reload.
     for (const page of [adam, bea]) await page.getByTestId(`inbox-row-${id}`).waitFor();
@@ -116,12 +118,12 @@ describe('the console in a browser', () => {
     await adam.getByTestId(`inbox-open-${id}`).click();
     await adam.getByTestId('comment-input').fill('Enjoy Berlin');
     await adam.getByTestId('approve-button').click();
-    await expect.poll(() => stateOf(adam), { timeout: 10_000 }).toBe('distributed');
+    await eventually(() => stateOf(adam)).toBe('distributed');
 
     // Bea's task is gone the moment Adam decided; Rita's page moved on by itself.
     await bea.getByTestId(`inbox-row-${id}`).waitFor({ state: 'detached' });
-    await expect.poll(() => stateOf(rita), { timeout: 10_000 }).toBe('distributed');
-    await expect.poll(() => currentNode(rita), { timeout: 10_000 }).toBe('distributed');
+    await eventually(() => stateOf(rita)).toBe('distributed');
+    await eventually(() => currentNode(rita)).toBe('distributed');
     const visited = await rita.locator('[data-testid="statechart-node"][data-visited="true"]').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-state')));
     expect(visited).toEqual(expect.arrayContaining(['pending', 'approving', 'processing', 'validated', 'distributed']));
     const timeline = await rita.locator('[data-testid^="timeline-row-"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-to')));
