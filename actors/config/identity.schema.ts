@@ -32,10 +32,14 @@ export interface IdentityProvider {
   scopes: string[];
   /** The claim that names the user (default `sub`; `email` only when `email_verified` is true). */
   userClaim: string;
-  /** Prepended to the claim's value to make the user id (keeps several providers' users apart). */
+  /** Prepended to the claim's value to make the user id (keeps several providers' users apart), and to its groups. */
   userPrefix: string;
+  /** The other providers' prefixes: a user id of this provider starting with one is refused. */
+  foreignPrefixes: string[];
   groupsClaim: string;
   rolesClaim: string;
+  /** Whether its roles claim counts (admin, auditor); by default only for the provider without a prefix. */
+  trustRoles: boolean;
   /** The provider's JWKS, when discovery should not be used to find it. */
   jwksUri?: string;
   /**
@@ -50,8 +54,10 @@ export interface Caller {
   platform: string;
   /** Standard Webhooks secrets ('whsec_...'); a signature by any of them is accepted. */
   secrets: string[];
-  /** OAuth client ids whose client-credentials tokens (from a configured provider) mean this caller. */
+  /** OAuth client ids whose client-credentials tokens mean this caller... */
   clients: string[];
+  /** ...when issued by this provider's issuer (required with more than one provider). */
+  issuer?: string;
   /** Whether the caller may act for one of its users by naming them in Assent-On-Behalf-Of. */
   onBehalfOf: boolean;
 }
@@ -88,6 +94,7 @@ export const providerSchema = z.strictObject({
   userPrefix: z.string().max(50).regex(/^[^\s]*$/, 'must not contain spaces').default(''),
   groupsClaim: claimName.default('groups'),
   rolesClaim: claimName.default('roles'),
+  trustRoles: z.boolean().optional(),
   jwksUri: issuerUrl.optional(),
   accountClaims: z.partialRecord(z.enum(['email', 'slack', 'teams', 'feishu', 'dingtalk', 'wecom']), claimName).default({ email: 'email' }),
 });
@@ -105,13 +112,11 @@ export const identitySchema = z.strictObject({
         if (!p.scopes.includes('openid')) ctx.addIssue({ code: 'custom', path: [i, 'scopes'], message: 'must include "openid"' });
         // Two providers may both say "sub: 1234" about different people: their users are kept apart by
         // prefix, unless the user claim is a verified e-mail address (the same person at either).
-        if (p.userClaim !== 'email') {
-          const other = prefixes.get(p.userPrefix);
-          if (other !== undefined) {
-            ctx.addIssue({ code: 'custom', path: [i, 'userPrefix'], message: `providers "${other}" and "${p.id}" need different userPrefix values, or their users could collide` });
-          }
-          prefixes.set(p.userPrefix, p.id);
+        const other = [...prefixes].find(([prefix]) => prefix === p.userPrefix || (prefix !== '' && p.userPrefix !== '' && (prefix.startsWith(p.userPrefix) || p.userPrefix.startsWith(prefix))));
+        if (other && (p.userClaim !== 'email' || other[0] !== '')) {
+          ctx.addIssue({ code: 'custom', path: [i, 'userPrefix'], message: `providers "${other[1]}" and "${p.id}" need userPrefix values that are not prefixes of each other, or their users could collide` });
         }
+        prefixes.set(p.userPrefix, p.id);
       });
     }),
   session: z.strictObject({ ttl: durationMs('8h'), idle: durationMs('1h') }).default({ ttl: DEFAULT_SESSION.ttlMs, idle: DEFAULT_SESSION.idleMs }),
@@ -121,6 +126,8 @@ export const callerSchema = z
   .strictObject({
     secrets: z.array(z.string().refine(isWhsec, "must be 'whsec_' followed by 24 to 64 base64-encoded bytes")).default([]),
     clients: z.array(z.string().min(1)).default([]),
+    /** The identity provider (its id) that issues the clients' tokens. */
+    provider: z.string().min(1).optional(),
     onBehalfOf: z.boolean().default(false),
   })
   .refine((c) => c.secrets.length > 0 || c.clients.length > 0, 'needs at least one secret or one client id');
@@ -138,8 +145,10 @@ export function toIdentityConfig(file: z.output<typeof identitySchema> | undefin
       scopes: [...p.scopes],
       userClaim: p.userClaim,
       userPrefix: p.userPrefix,
+      foreignPrefixes: file.providers.map((o) => o.userPrefix).filter((o) => o !== '' && o !== p.userPrefix),
       groupsClaim: p.groupsClaim,
       rolesClaim: p.rolesClaim,
+      trustRoles: p.trustRoles ?? p.userPrefix === '',
       ...(p.jwksUri ? { jwksUri: p.jwksUri } : {}),
       accountClaims: { ...p.accountClaims },
     })),
@@ -147,9 +156,13 @@ export function toIdentityConfig(file: z.output<typeof identitySchema> | undefin
   };
 }
 
-export function toCallers(file: Record<string, z.output<typeof callerSchema>>): Record<string, Caller> {
+/** The callers, each client bound to the issuer of its provider (the only provider when there is one). */
+export function toCallers(file: Record<string, z.output<typeof callerSchema>>, providers: readonly IdentityProvider[]): Record<string, Caller> {
   return Object.fromEntries(
-    Object.entries(file).map(([platform, c]) => [platform, { platform, secrets: [...c.secrets], clients: [...c.clients], onBehalfOf: c.onBehalfOf }]),
+    Object.entries(file).map(([platform, c]) => {
+      const issuer = (c.provider ? providers.find((p) => p.id === c.provider) : providers.length === 1 ? providers[0] : undefined)?.issuer;
+      return [platform, { platform, secrets: [...c.secrets], clients: [...c.clients], ...(issuer ? { issuer } : {}), onBehalfOf: c.onBehalfOf }];
+    }),
   );
 }
 

@@ -100,6 +100,15 @@ function crossCheck(raw: unknown): string[] {
   if (Array.isArray(identity['providers']) && identity['providers'].length > 0 && typeof raw['publicUrl'] !== 'string') {
     problems.push('publicUrl: signing in needs the hub\'s public URL, where identity providers send people back (/auth/callback/<provider>)');
   }
+  const providerIds = Array.isArray(identity['providers']) ? identity['providers'].map((p) => (isObject(p) ? p['id'] : undefined)) : [];
+  for (const [name, caller] of Object.entries(isObject(raw['callers']) ? raw['callers'] : {})) {
+    if (!isObject(caller)) continue;
+    if (caller['provider'] !== undefined && !providerIds.includes(caller['provider'])) {
+      problems.push(`callers.${name}.provider: no identity provider "${String(caller['provider'])}" is configured`);
+    } else if (caller['provider'] === undefined && Array.isArray(caller['clients']) && caller['clients'].length > 0 && providerIds.length > 1) {
+      problems.push(`callers.${name}.provider: name the identity provider that issues its clients' tokens (several are configured)`);
+    }
+  }
   const ajv = createConditionsAjv();
   for (const [name, type] of Object.entries(isObject(raw['types']) ? raw['types'] : {})) {
     if (!isObject(type)) continue;
@@ -154,9 +163,10 @@ function toConfig(file: ConfigFile): AssentConfig {
     types[name] = type;
   }
   const { webhook, ...others } = file.platforms;
+  const identity = toIdentityConfig(file.identity);
   const config: AssentConfig = {
     types, groups: file.groups, people: file.people, platforms: { ...others }, network: { allow: file.network.allow },
-    identity: toIdentityConfig(file.identity), callers: toCallers(file.callers),
+    identity, callers: toCallers(file.callers, identity.providers),
     ...(file.publicUrl ? { publicUrl: file.publicUrl } : {}),
   };
   if (file.anomalies) {

@@ -40,7 +40,8 @@ export interface CallerAuthDeps {
  * tolerance either way of the hub's clock, so twice the tolerance after the first use it can no
  * longer pass the timestamp check anyway.
  */
-export const replayWindowMs = (toleranceSeconds: number) => 2 * toleranceSeconds * 1000;
+/** A request id is remembered past the last moment its timestamp is accepted, with a minute for clocks that differ between hubs. */
+export const replayWindowMs = (toleranceSeconds: number) => (2 * toleranceSeconds + 60) * 1000;
 
 const USER_PREFIXES_RESERVED = ['platform:', 'group:'];
 // Header values travel as bytes read as Latin-1: a non-ASCII id would arrive garbled, so it is refused.
@@ -89,7 +90,9 @@ export function callerOfToken(claims: JWTPayload, callers: Readonly<Record<strin
   if (clientId !== undefined && azp !== undefined && clientId !== azp) return undefined;
   const client = clientId ?? azp;
   if (client === undefined || !isClientCredentials(claims, client)) return undefined;
-  const listing = Object.values(callers).filter((c) => c.clients.includes(client));
+  // A client id means this caller only in tokens of the caller's own provider: another issuer's
+  // administrators may name their clients anything.
+  const listing = Object.values(callers).filter((c) => c.clients.includes(client) && (c.issuer === undefined || c.issuer === claims.iss));
   if (listing.length > 1) throw new AuthError('AUTH_CALLER_UNKNOWN', 'more than one caller lists this client');
   return listing[0];
 }

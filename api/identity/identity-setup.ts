@@ -30,7 +30,13 @@ export interface ApiIdentity {
 export async function identityFor(hub: Hub, settings: IdentitySettings): Promise<ApiIdentity> {
   const { providers, session } = hub.config.identity;
   const issuers: Array<Pick<IdentityProvider, 'issuer' | 'audience' | 'jwksUri'> & Partial<IdentityProvider>> = [...providers];
-  if (settings.extraIssuer) issuers.push(settings.extraIssuer);
+  if (settings.extraIssuer) {
+    // Its users have no prefix: a configured provider without one could name the same people.
+    if (providers.some((p) => p.userPrefix === '')) {
+      throw new IdentityConfigError('AUTH_SETTINGS_INVALID', 'with ASSENT_OIDC_ISSUER, give every configured identity provider a userPrefix');
+    }
+    issuers.push({ ...settings.extraIssuer, foreignPrefixes: providers.map((p) => p.userPrefix) });
+  }
   const verifier = issuers.length === 0
     ? await createTokenVerifier({ mode: 'dev', dataDir: settings.dataDir }, { production: settings.production })
     : await issuerVerifiers(issuers);
@@ -68,7 +74,8 @@ async function issuerVerifiers(issuers: Array<Pick<IdentityProvider, 'issuer' | 
       mode: 'oidc', issuer: p.issuer, audience: p.audience, ...(p.jwksUri ? { jwksUri: p.jwksUri } : {}),
       claims: {
         ...(p.userClaim ? { user: p.userClaim } : {}), ...(p.userPrefix !== undefined ? { userPrefix: p.userPrefix } : {}),
-        ...(p.groupsClaim ? { groups: p.groupsClaim } : {}), ...(p.rolesClaim ? { roles: p.rolesClaim } : {}),
+        ...(p.foreignPrefixes ? { foreignPrefixes: p.foreignPrefixes } : {}), ...(p.groupsClaim ? { groups: p.groupsClaim } : {}),
+        ...(p.rolesClaim ? { roles: p.trustRoles ? p.rolesClaim : null } : {}),
       },
     }));
   }

@@ -13,15 +13,25 @@ export type TokenVerifierSettings =
   | { mode: 'dev'; dataDir: string }
   | { mode: 'oidc'; issuer: string; audience: string; jwksUri?: string; fetch?: typeof fetch; claims?: Partial<ClaimMapping> };
 
-/** Which claims name the user, their groups and roles, and the prefix that keeps several providers' users apart. */
+/**
+ * Which claims name the user, their groups and roles, and the prefix that keeps several providers'
+ * users apart. A provider's groups carry its prefix too (`partner:finance` is not the hub's
+ * `finance`), its roles count only when it is trusted with them, and only the development issuer's
+ * tokens may say which platform a call came through.
+ */
 export interface ClaimMapping {
   user: string;
   userPrefix: string;
+  /** Other providers' prefixes: none of this provider's user ids may start with one. */
+  foreignPrefixes: string[];
   groups: string;
-  roles: string;
+  /** The roles claim, or null when this provider is not trusted with roles. */
+  roles: string | null;
+  platformClaim: boolean;
 }
 
-const STANDARD_CLAIMS: ClaimMapping = { user: 'sub', userPrefix: '', groups: 'groups', roles: 'roles' };
+const DEV_CLAIMS: ClaimMapping = { user: 'sub', userPrefix: '', foreignPrefixes: [], groups: 'groups', roles: 'roles', platformClaim: true };
+const OIDC_CLAIMS: ClaimMapping = { ...DEV_CLAIMS, platformClaim: false };
 
 export interface TokenVerifierOptions {
   /** Production mode refuses the development issuer. */
@@ -55,7 +65,7 @@ export async function createTokenVerifier(settings: TokenVerifierSettings, opts:
   let issuer: string;
   let audience: string;
   let algorithms: string[];
-  let mapping = STANDARD_CLAIMS;
+  let mapping = DEV_CLAIMS;
 
   if (settings.mode === 'dev') {
     if (opts.production) {
@@ -74,7 +84,7 @@ export async function createTokenVerifier(settings: TokenVerifierSettings, opts:
     issuer = settings.issuer;
     audience = settings.audience;
     algorithms = [...ACCEPTED_ALGORITHMS];
-    mapping = { ...STANDARD_CLAIMS, ...settings.claims };
+    mapping = { ...OIDC_CLAIMS, ...settings.claims };
   } else {
     throw new IdentityConfigError('AUTH_SETTINGS_INVALID', `unknown identity mode ${JSON.stringify((settings as { mode?: unknown }).mode)}`);
   }
@@ -93,6 +103,10 @@ export async function createTokenVerifier(settings: TokenVerifierSettings, opts:
         }));
       } catch (e) {
         throw refusal(e);
+      }
+      // An ID token (it carries the sign-in's nonce) proves a sign-in to the hub; it is not a key to the API.
+      if (settings.mode === 'oidc' && payload['nonce'] !== undefined) {
+        throw new AuthError('AUTH_TOKEN_INVALID', 'the token was refused: an ID token is not an access token');
       }
       return principalOf(payload, mapping);
     },
@@ -145,11 +159,11 @@ function refusal(e: unknown): AuthError {
 
 function principalOf(payload: JWTPayload, mapping: ClaimMapping): Principal {
   const user = userOf(payload, mapping);
-  const platform = payload['platform'];
+  const platform = mapping.platformClaim ? payload['platform'] : undefined;
   return {
     user,
-    groups: stringArray(payload[mapping.groups]),
-    roles: stringArray(payload[mapping.roles]),
+    groups: stringArray(payload[mapping.groups]).map((g) => `${mapping.userPrefix}${g}`),
+    roles: mapping.roles === null ? [] : stringArray(payload[mapping.roles]),
     claims: payload,
     ...(typeof platform === 'string' && platform.length > 0 && platform.length <= MAX_USER_LENGTH ? { platform } : {}),
     issuer: payload.iss as string, // checked equal to the configured issuer by jwtVerify
@@ -157,7 +171,7 @@ function principalOf(payload: JWTPayload, mapping: ClaimMapping): Principal {
 }
 
 /** The user id: the mapped claim's value with the provider's prefix; an e-mail address counts only when verified. */
-export function userOf(payload: JWTPayload, mapping: Pick<ClaimMapping, 'user' | 'userPrefix'>): string {
+export function userOf(payload: JWTPayload, mapping: Pick<ClaimMapping, 'user' | 'userPrefix' | 'foreignPrefixes'>): string {
   const value = payload[mapping.user];
   if (mapping.user === 'email' && payload['email_verified'] !== true) {
     throw new AuthError('AUTH_TOKEN_INVALID', 'the token names its user by an e-mail address that is not verified');
@@ -168,6 +182,9 @@ export function userOf(payload: JWTPayload, mapping: Pick<ClaimMapping, 'user' |
   }
   if (user.startsWith('group:') || user.startsWith('platform:')) {
     throw new AuthError('AUTH_TOKEN_INVALID', 'a user id cannot start with "group:" or "platform:"');
+  }
+  if (mapping.foreignPrefixes.some((p) => user.startsWith(p))) {
+    throw new AuthError('AUTH_TOKEN_INVALID', "the user id starts with another identity provider's prefix");
   }
   return user;
 }

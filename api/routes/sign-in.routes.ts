@@ -3,11 +3,12 @@
 //   GET  /auth/login/:provider       starts the code flow (?returnTo=/a/path on this hub)
 //   GET  /auth/callback/:provider    the provider's redirect back: checks, then opens a session
 //   POST /auth/logout                ends the session (a form with the session's csrf token)
-//   POST /auth/dev                   development only (no provider configured, not production):
-//                                    a session for any user id typed into the console's form
+//   POST /auth/dev                   development only (no provider configured, not production, and a
+//                                    browser on the hub's own machine): a session for any user id
 // A session is a fresh random id in an HttpOnly cookie (a new one at every sign-in, so a planted
 // cookie cannot be promoted); `returnTo` must be a path on this hub, never another site.
-import { Hono } from 'hono';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { Hono, type Context } from 'hono';
 import type { RedisSessionStore } from '../../transport/redis/redis-session-store.ts';
 import { Problem } from '../problems.ts';
 import { SignInError, type SignInClient } from '../session/sign-in.ts';
@@ -42,8 +43,10 @@ export function signInRoutes(deps: SignInDeps): Hono {
   );
 
   app.post('/auth/dev', async (c) => {
-    if (!deps.development) throw new Problem('ROUTE_NOT_FOUND');
-    if (!sameOrigin(c.req.header('origin'), originOf(deps, c.req.url))) throw new Problem('CSRF_TOKEN_INVALID');
+    // Anyone may become anyone here: only from this machine, and only from the hub's own page.
+    if (!deps.development || !fromLoopback(c)) throw new Problem('ROUTE_NOT_FOUND');
+    const origin = c.req.header('origin');
+    if (origin === undefined || !sameOrigin(origin, originOf(deps, c.req.url))) throw new Problem('CSRF_TOKEN_INVALID');
     const form = await c.req.parseBody().catch(() => ({} as Record<string, unknown>));
     const user = typeof form['user'] === 'string' ? form['user'].trim() : '';
     if (!isPlausibleUserId(user)) throw new Problem('REQUEST_INVALID', 'user: 1 to 200 printable characters, not starting with group: or platform:');
@@ -119,6 +122,16 @@ export function signInRoutes(deps: SignInDeps): Hono {
   });
 
   return app;
+}
+
+function fromLoopback(c: Context): boolean {
+  let address: string | undefined;
+  try {
+    address = getConnInfo(c).remote.address;
+  } catch {
+    return false; // not served by a Node socket
+  }
+  return address !== undefined && (/^127\./.test(address) || address === '::1' || /^::ffff:127\./.test(address));
 }
 
 function originOf(deps: SignInDeps, requestUrl: string): string {

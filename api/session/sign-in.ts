@@ -86,7 +86,7 @@ export class SignInClient {
     const p = this.provider;
     let user: string;
     try {
-      user = userOf(claims, { user: p.userClaim, userPrefix: p.userPrefix });
+      user = userOf(claims, { user: p.userClaim, userPrefix: p.userPrefix, foreignPrefixes: p.foreignPrefixes });
     } catch (e) {
       throw new SignInError('SIGN_IN_REFUSED', (e as Error).message);
     }
@@ -94,8 +94,8 @@ export class SignInClient {
       user,
       ...(typeof claims['name'] === 'string' ? { name: claims['name'].slice(0, 200) } : {}),
       accounts: accountsOf(claims, p.accountClaims),
-      groups: strings(claims[p.groupsClaim]),
-      roles: strings(claims[p.rolesClaim]),
+      groups: strings(claims[p.groupsClaim]).map((g) => `${p.userPrefix}${g}`),
+      roles: p.trustRoles ? strings(claims[p.rolesClaim]) : [],
       ...(tokens.id_token ? { idToken: tokens.id_token } : {}),
     };
   }

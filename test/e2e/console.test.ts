@@ -27,7 +27,8 @@ describe('the console in a browser', () => {
   let server: ServerType;
   let url: string;
   let browser: Browser;
-  let fetchApp: (r: Request) => Response | Promise<Response> = () => new Response('starting', { status: 503 });
+  // The server's bindings (the Node request, whose socket says where a request comes from) go along.
+  let fetchApp: (r: Request, env: unknown) => Response | Promise<Response> = () => new Response('starting', { status: 503 });
   const contexts: BrowserContext[] = [];
   const problems: string[] = [];
 
@@ -35,7 +36,7 @@ describe('the console in a browser', () => {
     if (!existsSync(join(CONSOLE_DIST, 'index.html'))) throw new Error('console/dist is missing: run `npm run console:build` (npm install does it)');
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (bash .ci/run does)`);
     mkdirSync(SHOTS, { recursive: true });
-    server = serve({ fetch: (r) => fetchApp(r), port: 0, hostname: '127.0.0.1' });
+    server = serve({ fetch: (r, env) => fetchApp(r, env), port: 0, hostname: '127.0.0.1' });
     await new Promise<void>((resolve) => server.once('listening', () => resolve()));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     browser = await chromium.launch({
@@ -54,7 +55,7 @@ describe('the console in a browser', () => {
     const hub = await fx.start({ configDoc: { groups: { travel: ['adam', 'bea'] } } });
     const identity = await identityFor(hub, { dataDir: await dirs.make(), production: false, log: () => {} });
     const app = createApp({ hub, ...identity, idempotency: new RedisIdempotencyGate(hub.idempotency) });
-    fetchApp = (r) => app.fetch(r);
+    fetchApp = (r, env) => app.fetch(r, env);
     return hub;
   }
 

@@ -56,14 +56,21 @@ describe('the console\'s API', () => {
     expect((await call('POST', '/v1/messages', 'alice', { type: 'travel', title: 'Berlin', payload: { destination: 'Berlin', days: 3 } })).status).toBe(201);
   });
 
-  it('signs a typed user in without an identity provider, and never in production', async () => {
+  it('signs a typed user in without an identity provider, only from the hub\'s own machine, and never in production', async () => {
     const hub = await fx.start();
     const app = await devApp(hub);
     expect(await (await app.request('/auth/providers')).json()).toEqual({ items: [], development: true });
-    const form = (fields: Record<string, string>, origin = 'http://localhost') =>
-      app.request('http://localhost/auth/dev', { method: 'POST', headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+    const form = (fields: Record<string, string>, origin: string | null = 'http://localhost', from = '127.0.0.1') =>
+      app.request('http://localhost/auth/dev', {
+        method: 'POST', headers: { ...(origin ? { origin } : {}), 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields),
+      }, { incoming: { socket: { remoteAddress: from } } });
     expect((await form({ user: 'group:x' })).status).toBe(400);
     expect((await form({ user: 'alice' }, 'https://evil.example')).status).toBe(403);
+    expect((await form({ user: 'alice' }, null)).status).toBe(403);
+    // Only a browser on the hub's own machine: from elsewhere the route does not exist.
+    expect((await form({ user: 'alice' }, 'http://localhost', '10.0.0.7')).status).toBe(404);
+    expect((await form({ user: 'alice' }, 'http://localhost', '::ffff:10.0.0.7')).status).toBe(404);
+    expect((await form({ user: 'alice' }, 'http://localhost', '::1')).status).toBe(303);
     expect((await form({ user: 'alice', returnTo: '//evil.example' })).status).toBe(400);
     const signedIn = await form({ user: 'olga', roles: 'admin', returnTo: '/operators' });
     expect(signedIn.status).toBe(303);

@@ -67,7 +67,7 @@ describe('signing in with OpenID Connect providers', () => {
             { id: 'partner', issuer: partner.issuer, clientId: 'assent', clientSecret: 'partner-secret', audience: API, userPrefix: 'partner:' },
           ],
         },
-        callers: { erp: { clients: ['erp-service'], onBehalfOf: true } },
+        callers: { erp: { clients: ['erp-service'], provider: 'corp', onBehalfOf: true } },
       },
     });
     const identity = await identityFor(hub, { dataDir: '/nonexistent', production: false, log: (_l, message, fields) => logs.push({ message, ...(fields ? { fields } : {}) }) });
@@ -242,5 +242,28 @@ describe('signing in with OpenID Connect providers', () => {
     expect(await call(platformToken, { 'assent-on-behalf-of': 'alice' })).toMatchObject({ status: 200, body: { user: 'alice', platform: 'erp' } });
     const { access_token: elsewhere } = await clientCredentialsToken(corp.issuer, 'erp-service', 'erp-secret', 'urn:someone:else');
     expect(await call(elsewhere)).toMatchObject({ status: 401, body: { code: 'AUTH_TOKEN_INVALID' } });
+  });
+
+  it('keeps a second provider from borrowing the first one\'s people, groups, roles, platforms and ID tokens', async () => {
+    await startHub();
+    const call = async (token: string) => {
+      const res = await fetch(`${hubUrl}/v1/session`, { headers: { authorization: `Bearer ${token}` } });
+      return { status: res.status, body: await res.json() as Record<string, any> };
+    };
+    // The partner's groups are its own, and its roles do not count here.
+    const partnerAdmin = await mintWithProviderKey(partner.privateJwk, idTokenClaims(partner.issuer, API, 'mallory', { groups: ['finance'], roles: ['admin'] }));
+    expect(await call(partnerAdmin)).toMatchObject({ status: 200, body: { user: 'partner:mallory', groups: ['partner:finance'], roles: [] } });
+    // Nobody at corp can be called by a partner user's id.
+    expect((await call(await mintWithProviderKey(corp.privateJwk, idTokenClaims(corp.issuer, API, 'partner:bob')))).status).toBe(401);
+    // A partner client named like corp's platform client is not that platform.
+    const lookalike = await mintWithProviderKey(partner.privateJwk, idTokenClaims(partner.issuer, API, 'erp-service', { client_id: 'erp-service' }));
+    expect(await call(lookalike)).toMatchObject({ status: 200, body: { user: 'partner:erp-service' } });
+    expect((await call(lookalike)).body.platform).toBeUndefined();
+    // A user's token does not choose the platform a call is attributed to.
+    const withPlatform = await mintWithProviderKey(corp.privateJwk, idTokenClaims(corp.issuer, API, 'alice', { platform: 'erp' }));
+    expect((await call(withPlatform)).body.platform).toBeUndefined();
+    // An ID token (it carries a nonce) is refused as a key to the API, even with the API's audience.
+    const idToken = await mintWithProviderKey(corp.privateJwk, idTokenClaims(corp.issuer, API, 'alice', { nonce: 'n-0123456789' }));
+    expect(await call(idToken)).toMatchObject({ status: 401, body: { code: 'AUTH_TOKEN_INVALID' } });
   });
 });
