@@ -22,6 +22,7 @@ import { Engine } from 'bpmn-engine';
 import BpmnModdle from 'bpmn-moddle';
 import * as Elements from 'bpmn-elements';
 import serializer, { TypeResolver } from 'moddle-context-serializer';
+import { readJson, send } from './peer-http.mjs';
 
 const PORT = Number(process.env.PORT);
 const RECEIVER_URL = process.env.RECEIVER_URL;
@@ -146,22 +147,6 @@ async function decide(id, decision) {
   } finally {
     deciding.delete(id);
   }
-}
-
-function send(res, status, body) {
-  const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }).end(data);
-}
-
-function readJson(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      try { resolve(chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : {}); } catch (err) { reject(err); }
-    });
-    req.on('error', reject);
-  });
 }
 
 const server = createServer(async (req, res) => {

@@ -14,6 +14,7 @@ import { createServer } from 'node:http';
 import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Queue, Worker } from 'bullmq';
+import { readJson, send } from './peer-http.mjs';
 
 const PORT = Number(process.env.PORT);
 const REDIS_URL = process.env.REDIS_URL;
@@ -61,22 +62,6 @@ const deliverWorker = new Worker('deliver', async (job) => {
 }, { connection, concurrency: CONCURRENCY });
 
 for (const w of [processWorker, deliverWorker]) w.on('failed', (job, err) => process.stderr.write(`job ${job?.id} failed: ${err.message}\n`));
-
-function send(res, status, body) {
-  const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }).end(data);
-}
-
-function readJson(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      try { resolve(chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : {}); } catch (err) { reject(err); }
-    });
-    req.on('error', reject);
-  });
-}
 
 const server = createServer(async (req, res) => {
   try {

@@ -25,6 +25,7 @@ export function createSystem(): BenchSystem {
       mkdirSync(dir, { recursive: true });
       await npmInstall(dir, [`bullmq@${BULLMQ_VERSION}`, `ioredis@${IOREDIS_VERSION}`], env.log);
       copyFileSync(fileURLToPath(new URL('./bullmq.server.mjs', import.meta.url)), join(dir, 'server.mjs'));
+      copyFileSync(fileURLToPath(new URL('./peer-http.mjs', import.meta.url)), join(dir, 'peer-http.mjs'));
       const port = await freePort();
       const base = `http://127.0.0.1:${port}`;
       server = await spawnServer(process.execPath, ['server.mjs'], {
