@@ -216,7 +216,7 @@ export class Hub {
     const listeners = platforms.map((p) => new PlatformListener(p, nats, store, holdings, host, clock, listenerOptions));
     hub.platformNames = platforms.map((p) => p.name);
     const worker = new ProcessingWorker(nats, host, o.config, compileConditions(o.config.types), {
-      ackWaitMs: o.ackWaitMs ?? 30_000, onError, repairer: new Repairer(platforms, store, host, (id) => hub.view(id)),
+      ackWaitMs: o.ackWaitMs ?? PROCESSING_ACK_WAIT_MS, onError, repairer: new Repairer(platforms, store, host, (id) => hub.view(id)),
     });
     await Promise.all([...listeners.map((l) => l.start()), worker.start()]);
     const reconciler = storage && o.config.platforms.storage && new StorageReconciler(storage, (id) => hub.view(id), host, redis, clock, {
@@ -354,6 +354,13 @@ export class Hub {
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
+
+/**
+ * How long a processing command stays with a hub process that neither finishes nor extends it
+ * (the worker extends it every third of this while an operation runs): after a crash, how long
+ * its commands wait before another process takes them.
+ */
+const PROCESSING_ACK_WAIT_MS = 10_000;
 
 export function newMessageId(): string {
   return `${Date.now().toString(36)}${randomBytes(8).toString('hex')}`;

@@ -386,7 +386,7 @@ try {
     totalSeconds: round((performance.now() - runStarted) / 1000, 1),
   };
   const day = result.date.slice(0, 10);
-  const outDir = fileURLToPath(new URL(`../results/${day}/`, import.meta.url));
+  const outDir = process.env.SCALE_RESULTS_DIR ?? fileURLToPath(new URL(`../results/${day}/`, import.meta.url));
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'scale.json'), `${JSON.stringify(result, null, 2)}\n`);
 
