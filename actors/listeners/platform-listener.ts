@@ -91,6 +91,8 @@ export class PlatformListener {
     const id = record.messageId;
     const claim = await this.claim(id);
     if (!claim) return m.retryAfter(CONTENDED_RETRY_MS);
+    // The last record's holding and the lock's release go to Redis together (most turns apply one).
+    const turn = { released: false };
     try {
       const held = claim.holding?.version ?? 0;
       if (record.version <= held) {
@@ -101,14 +103,15 @@ export class PlatformListener {
       const missing = record.version > held + 1
         ? (await this.messages.readLog(id, held + 1, record.version - 1)).map((e) => JSON.parse(e.entry) as TransitionRecord).filter((r) => !isBookkeeping(r))
         : [];
-      for (const r of [...missing, record]) {
-        const retryInMs = await this.apply(r, m.deliveryCount);
+      const records = [...missing, record];
+      for (const [i, r] of records.entries()) {
+        const retryInMs = await this.apply(r, m.deliveryCount, i === records.length - 1 ? turn : undefined);
         if (retryInMs !== undefined) return m.retryAfter(retryInMs);
       }
       await m.ack();
     } finally {
       // Not awaited: the one Redis connection runs it before any later claim from this process.
-      this.holdings.releaseDelivery(this.platform.name, id, this.holder).catch(this.opts.onError);
+      if (!turn.released) this.holdings.releaseDelivery(this.platform.name, id, this.holder).catch(this.opts.onError);
     }
   }
 
@@ -125,18 +128,26 @@ export class PlatformListener {
     return undefined;
   }
 
-  /** Records what the platform holds now (only ever forward). */
-  private async hold(r: TransitionRecord, holding: PlatformHolding): Promise<void> {
-    await this.holdings.markSynced(this.platform.name, r.messageId, holding);
+  /** Records what the platform holds now (only ever forward); with `turn`, also releases the delivery lock. */
+  private async hold(r: TransitionRecord, holding: PlatformHolding, turn?: { released: boolean }): Promise<void> {
+    if (!turn) {
+      await this.holdings.markSynced(this.platform.name, r.messageId, holding);
+      return;
+    }
+    await this.holdings.settleDelivery(this.platform.name, r.messageId, holding, this.holder);
+    turn.released = true;
   }
 
-  /** Brings the platform to version `r`; answers a delay when it should be tried again later. */
-  private async apply(r: TransitionRecord, attempt: number): Promise<number | undefined> {
+  /**
+   * Brings the platform to version `r`; answers a delay when it should be tried again later. `turn`:
+   * this is the turn's last record, whose holding may release the lock at the same time.
+   */
+  private async apply(r: TransitionRecord, attempt: number, turn?: { released: boolean }): Promise<number | undefined> {
     const name = this.platform.name;
     const now = this.clock.now();
     if (!this.platform.wants(r)) {
       // A platform that filters out results still counts as holding what it asked for.
-      await this.hold(r, { version: r.version, status: 'skipped', at: now, lagMs: now - r.at });
+      await this.hold(r, { version: r.version, status: 'skipped', at: now, lagMs: now - r.at }, turn);
       this.opts.metrics?.delivery(name, 'skipped', now - r.at);
       if (this.isResultFor(r)) await this.reportIfComplete(r);
       return undefined;
@@ -144,7 +155,7 @@ export class PlatformListener {
     const result = await this.platform.deliver(r);
     if (result.ok) {
       const done = this.clock.now();
-      await this.hold(r, { version: r.version, status: 'delivered', at: done, lagMs: done - r.at });
+      await this.hold(r, { version: r.version, status: 'delivered', at: done, lagMs: done - r.at }, turn);
       this.opts.metrics?.delivery(name, 'delivered', done - r.at);
       if (this.isResultFor(r)) await this.reportIfComplete(r);
       return undefined;
@@ -156,7 +167,7 @@ export class PlatformListener {
     await this.holdings.deadLetter({ platform: name, messageId: r.messageId, version: r.version, error: result.error, attempts: attempt, at: now });
     this.opts.metrics?.deadLetter(name);
     if (this.isResultFor(r)) await this.report(r, { type: 'DELIVERY_FAILED', platform: name, error: result.error });
-    await this.hold(r, { version: r.version, status: 'failed', at: now, lagMs: now - r.at });
+    await this.hold(r, { version: r.version, status: 'failed', at: now, lagMs: now - r.at }, turn);
     this.opts.metrics?.delivery(name, 'failed', now - r.at);
     if (this.isResultFor(r)) await this.reportIfComplete(r);
     return undefined;

@@ -30,10 +30,24 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+// settle: KEYS holdings, lock; ARGV messageId, version, json, holder. markSynced and release in one
+// round trip, for the last record a delivery turn applies (most turns apply one).
+const SETTLE_LUA = `
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+local moved = 0
+if not old or tonumber(cjson.decode(old).version) < tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  moved = 1
+end
+if redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
+return moved
+`;
+
 type WithScript = Redis & {
   markSynced(key: string, id: string, version: number, json: string): Promise<number>;
   claimDelivery(lock: string, holdings: string, holder: string, ttlMs: number, id: string): Promise<string | null>;
   releaseDelivery(lock: string, holder: string): Promise<number>;
+  settleDelivery(holdings: string, lock: string, id: string, version: number, json: string, holder: string): Promise<number>;
 };
 
 export class RedisPlatformStore {
@@ -44,6 +58,7 @@ export class RedisPlatformStore {
     redis.defineCommand('markSynced', { numberOfKeys: 1, lua: MARK_SYNCED_LUA });
     redis.defineCommand('claimDelivery', { numberOfKeys: 2, lua: CLAIM_LUA });
     redis.defineCommand('releaseDelivery', { numberOfKeys: 1, lua: RELEASE_LUA });
+    redis.defineCommand('settleDelivery', { numberOfKeys: 2, lua: SETTLE_LUA });
   }
 
   private lockKey(platform: string, messageId: string): string {
@@ -72,6 +87,14 @@ export class RedisPlatformStore {
   async holding(platform: string, messageId: string): Promise<PlatformHolding | undefined> {
     const raw = await wrap(() => this.redis.hget(this.key(platform), messageId));
     return raw ? (JSON.parse(raw) as PlatformHolding) : undefined;
+  }
+
+  /** markSynced, then releaseDelivery, in one round trip. */
+  async settleDelivery(platform: string, messageId: string, holding: PlatformHolding, holder: string): Promise<boolean> {
+    const moved = await wrap(() =>
+      this.redis.settleDelivery(this.key(platform), this.lockKey(platform, messageId), messageId, holding.version, JSON.stringify(holding), holder),
+    );
+    return moved === 1;
   }
 
   /** Records that `platform` now holds `version`; false when it already held that or a later one. */
