@@ -39,7 +39,7 @@ describe('the console\'s API', () => {
     const dist = tempDir();
     mkdirSync(join(dist, 'assets'));
     writeFileSync(join(dist, 'index.html'), '<!doctype html><title>Assent</title><script type="module" src="/assets/app.js"></script>');
-    writeFileSync(join(dist, 'assets', 'app.js'), 'console.log("assent")');
+    writeFileSync(join(dist, 'assets', 'app.js'), `console.log(${JSON.stringify('assent '.repeat(400))})`);
     return createApp({ hub, ...identity, idempotency: new RedisIdempotencyGate(hub.idempotency), consoleDist: dist });
   }
 
@@ -112,6 +112,9 @@ describe('the console\'s API', () => {
     const asset = await app.request('/assets/app.js');
     expect(asset.headers.get('content-type')).toMatch(/javascript/);
     expect(asset.headers.get('cache-control')).toContain('immutable');
+    const zipped = await app.request('/assets/app.js', { headers: { 'accept-encoding': 'gzip' } });
+    expect(zipped.headers.get('content-encoding')).toBe('gzip');
+    expect(await zipped.text()).not.toContain('assent assent'); // compressed bytes, not the text
     expect((await app.request('/assets/missing.js')).status).toBe(404);
     for (const path of ['/../package.json', '/%2e%2e/package.json', '/assets/..%2f..%2fpackage.json', '/..%5c..%5cpackage.json']) {
       expect(await (await app.request(path)).text(), path).not.toContain('"name": "assent"');
