@@ -8,14 +8,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../servers.ts';
 import type { BenchEnv, BenchSystem, ProcessStats } from '../systems/system.ts';
-import { jsonClient, npmInstall, spawnServer, treeStats, waitForHttp, type ServerProcess } from './common.ts';
+import { npmInstall, spawnServer, waitForHttp, type ServerProcess } from './common.ts';
+import { HttpClient } from '../systems/http-client.ts';
+import { treeStats } from '../systems/process-stats.ts';
 
 /** bpmn-engine and the versions of its own dependencies it installs with (the server imports them too). */
 export const BPMN_PACKAGES = ['bpmn-engine@25.0.1', 'bpmn-elements@17.3.0', 'bpmn-moddle@9.0.4', 'moddle-context-serializer@4.4.1'];
 
 export function createSystem(): BenchSystem {
   let server: ServerProcess | undefined;
-  let client: ReturnType<typeof jsonClient> | undefined;
+  let client: HttpClient | undefined;
   return {
     name: 'bpmn-engine',
     endpoints: ['a', 'b'],
@@ -33,7 +35,7 @@ export function createSystem(): BenchSystem {
         log: env.log,
         env: { ...process.env, NODE_OPTIONS: '', DEBUG: '', PORT: String(port), RECEIVER_URL: env.receiverUrl, STATE_DIR: join(dir, 'states') },
       }, () => waitForHttp(`${base}/healthz`, 30_000));
-      client = jsonClient(base);
+      client = new HttpClient(base, { maxSockets: 1024 });
       env.log(`${BPMN_PACKAGES[0]} server on ${base} (pid ${server.child.pid}), states in ${join(dir, 'states')}`);
     },
     async submit(seq: number) {
@@ -46,10 +48,10 @@ export function createSystem(): BenchSystem {
       if (res.status !== 200) throw new Error(`bpmn-engine decide answered ${res.status}: ${JSON.stringify(res.json)}`);
     },
     async stats(): Promise<ProcessStats> {
-      return server ? treeStats([server.child.pid!]) : { cpuSeconds: 0, rssBytes: 0 };
+      return await treeStats(server?.child.pid);
     },
     async stop() {
-      client?.agent.destroy();
+      client?.close();
       await server?.stop();
       server = undefined;
     },

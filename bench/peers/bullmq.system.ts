@@ -7,14 +7,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../servers.ts';
 import type { BenchEnv, BenchSystem, ProcessStats } from '../systems/system.ts';
-import { jsonClient, npmInstall, redisUsedMemory, spawnServer, treeStats, waitForHttp, type ServerProcess } from './common.ts';
+import { npmInstall, redisUsedMemory, spawnServer, waitForHttp, type ServerProcess } from './common.ts';
+import { HttpClient } from '../systems/http-client.ts';
+import { treeStats } from '../systems/process-stats.ts';
 
 export const BULLMQ_VERSION = '6.7.0';
 export const IOREDIS_VERSION = '6.0.0';
 
 export function createSystem(): BenchSystem {
   let server: ServerProcess | undefined;
-  let client: ReturnType<typeof jsonClient> | undefined;
+  let client: HttpClient | undefined;
   let redisUrl = '';
   return {
     name: 'bullmq',
@@ -34,7 +36,7 @@ export function createSystem(): BenchSystem {
         log: env.log,
         env: { ...process.env, NODE_OPTIONS: '', PORT: String(port), REDIS_URL: env.redisUrl, RECEIVER_URL: env.receiverUrl },
       }, () => waitForHttp(`${base}/healthz`, 30_000));
-      client = jsonClient(base);
+      client = new HttpClient(base, { maxSockets: 1024 });
       env.log(`bullmq ${BULLMQ_VERSION} server on ${base} (pid ${server.child.pid})`);
     },
     async submit(seq: number) {
@@ -47,11 +49,11 @@ export function createSystem(): BenchSystem {
       if (res.status !== 200) throw new Error(`bullmq decide answered ${res.status}: ${JSON.stringify(res.json)}`);
     },
     async stats(): Promise<ProcessStats> {
-      const own = server ? treeStats([server.child.pid!]) : { cpuSeconds: 0, rssBytes: 0 };
+      const own = await treeStats(server?.child.pid);
       return { ...own, redisBytes: await redisUsedMemory(redisUrl) };
     },
     async stop() {
-      client?.agent.destroy();
+      client?.close();
       await server?.stop();
       server = undefined;
     },

@@ -1,13 +1,9 @@
 // What the three peers share: installing from npm into a temporary folder (never into the project),
-// starting and stopping their server processes, and reading CPU and memory of a process tree from
-// /proc (the peers' servers may have children: n8n's task runner, for one).
+// starting and stopping their server processes, and Redis's memory. (CPU and memory of their process
+// trees come from ../systems/process-stats.ts, the HTTP client from ../systems/http-client.ts.)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { BenchEnv } from '../systems/system.ts';
-
-const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 /** `npm install` in `dir` (with whatever package.json is there, plus `specs`); returns the seconds it took. */
 export async function npmInstall(dir: string, specs: string[], log: BenchEnv['log'], timeoutMs = 20 * 60_000): Promise<number> {
@@ -27,48 +23,6 @@ export async function npmInstall(dir: string, specs: string[], log: BenchEnv['lo
   const seconds = (performance.now() - t0) / 1000;
   log(`installed in ${seconds.toFixed(1)} s`);
   return seconds;
-}
-
-/** The pid and every live descendant of it. */
-function processTree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(entry));
-      children.set(ppid, list);
-    } catch { /* gone */ }
-  }
-  const out: number[] = [];
-  const todo = [root];
-  while (todo.length) {
-    const pid = todo.pop()!;
-    out.push(pid);
-    todo.push(...(children.get(pid) ?? []));
-  }
-  return out;
-}
-
-/** CPU seconds (user + system, with that of children already reaped) and RSS of each pid's tree. */
-export function treeStats(pids: number[]): { cpuSeconds: number; rssBytes: number } {
-  let ticks = 0;
-  let rss = 0;
-  for (const root of pids) {
-    for (const pid of processTree(root)) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        // Fields 14-17 of stat (utime, stime, cutime, cstime); f[0] is field 3.
-        ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-        const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-        if (m) rss += Number(m[1]) * 1024;
-      } catch { /* gone */ }
-    }
-  }
-  return { cpuSeconds: ticks / CLOCK_TICKS, rssBytes: rss };
 }
 
 /** used_memory of a Redis, from INFO memory (a fresh connection with the project's ioredis). */
@@ -132,36 +86,6 @@ export async function waitForHttp(url: string, ms: number): Promise<void> {
     if (Date.now() > until) throw new Error(`${url} did not answer within ${ms / 1000} s`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-/**
- * A keep-alive JSON client for the load process's calls to a peer's server (node:http with a pooled
- * agent: cheaper per call than fetch, so the load process costs each peer the same little).
- */
-export function jsonClient(base: string, maxSockets = 1024) {
-  const url = new URL(base);
-  const agent = new Agent({ keepAlive: true, maxSockets });
-  return {
-    agent,
-    post(path: string, body: unknown): Promise<{ status: number; json: any }> {
-      const data = Buffer.from(JSON.stringify(body ?? {}));
-      return new Promise((resolve, reject) => {
-        const req = request({ host: url.hostname, port: url.port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': data.length } }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString();
-            let json: any = text;
-            try { json = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
-            resolve({ status: res.statusCode ?? 0, json });
-          });
-          res.on('error', reject);
-        });
-        req.on('error', reject);
-        req.end(data);
-      });
-    },
-  };
 }
 
 /** Runs a command to its end; resolves with its output, rejects on a non-zero exit or after `timeoutMs`. */

@@ -24,7 +24,9 @@ import { mkdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../servers.ts';
 import type { BenchEnv, BenchSystem, ProcessStats } from '../systems/system.ts';
-import { jsonClient, npmInstall, runCommand, spawnServer, treeStats, type ServerProcess } from './common.ts';
+import { npmInstall, runCommand, spawnServer, type ServerProcess } from './common.ts';
+import { HttpClient } from '../systems/http-client.ts';
+import { treeStats } from '../systems/process-stats.ts';
 
 export const N8N_VERSION = '2.8.4';
 const WORKFLOW_ID = 'AssentBench00001';
@@ -78,7 +80,7 @@ function workflow(receiverUrl: string) {
 
 export function createSystem(): BenchSystem {
   let server: ServerProcess | undefined;
-  let client: ReturnType<typeof jsonClient> | undefined;
+  let client: HttpClient | undefined;
   const resumePaths = new Map<string, string>();
   return {
     name: 'n8n',
@@ -134,7 +136,7 @@ export function createSystem(): BenchSystem {
         }
         if (!/Activated workflow "assent-bench approval"/.test(output())) throw new Error(`n8n started without activating the workflow: ${output().slice(-3000)}`);
       });
-      client = jsonClient(base);
+      client = new HttpClient(base, { maxSockets: 1024 });
       env.log(`n8n ${N8N_VERSION} on ${base} (pid ${server.child.pid}), data in ${home}`);
     },
     async submit(seq: number) {
@@ -152,10 +154,10 @@ export function createSystem(): BenchSystem {
     },
     async stats(): Promise<ProcessStats> {
       // n8n and its children (the JavaScript task runner).
-      return server ? treeStats([server.child.pid!]) : { cpuSeconds: 0, rssBytes: 0 };
+      return await treeStats(server?.child.pid);
     },
     async stop() {
-      client?.agent.destroy();
+      client?.close();
       await server?.stop();
       server = undefined;
     },

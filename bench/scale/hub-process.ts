@@ -1,8 +1,9 @@
 // A hub as users run it: `node bin/assent.mjs start` in its own process (its log in a file of the
 // run's folder), and the HTTP calls the scale benchmark makes to it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { rssBytesOf } from '../systems/process-stats.ts';
 
 export interface HubSettings {
   redisUrl: string;
@@ -60,11 +61,9 @@ export class HubProcess {
     throw new Error(`the hub was not ready within ${timeoutMs} ms`);
   }
 
-  /** Resident memory now, from /proc (bytes). */
-  rssBytes(): number {
-    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
-    return Number(kb ?? 0) * 1024;
+  /** Resident memory now (bytes). */
+  rssBytes(): Promise<number> {
+    return rssBytesOf(this.pid);
   }
 
   /** A gauge of GET /metrics without labels (e.g. assent_active_actors). */

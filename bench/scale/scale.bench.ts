@@ -20,77 +20,27 @@
 //   5 kill -9     lifecycles submitted and decided through that hub, SIGKILL, a new hub: the time
 //                 to ready and until every one is distributed; none lost, none processed twice
 // Writes bench/results/<date>/scale.json and prints a summary.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, platform, release, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../actors/config/load-config.ts';
-import type { SubmitRequest } from '../../actors/submission.ts';
 import { mintDevToken } from '../../api/identity/dev-issuer.ts';
+import { describeMachine } from '../report.ts';
 import { freePort, startBenchServers, type BenchServers } from '../servers.ts';
 import { call, HubProcess, type Answer, type HubSettings } from './hub-process.ts';
 import { killAndResume, startProcessingStandIn, type KillResumeResult } from './kill-resume.ts';
 import { parkMessages } from './park.ts';
+import {
+  APPROVERS, approverOf, BIG, BIG_APPROVER, CONCURRENCY, IN_FLIGHT, inboxCount, KILL_AFTER_MS, KILL_CONCURRENCY, measure, N, PREFIX, REFERENCE, REQUESTERS, REQUESTS, requesterOf, round, submission, TARGET_BYTES, type Percentiles,
+} from './scale-settings.ts';
 import { footprintOf, memoryStats, redisInfo, settleRedis, shapeDifferences, whatIf } from './redis-shape.ts';
-
-const N = Number(process.env.SCALE_MESSAGES ?? 1_000_000);
-const APPROVERS = Number(process.env.SCALE_APPROVERS ?? 1000);
-const BIG = Number(process.env.SCALE_BIG_INBOX ?? Math.min(10_000, Math.floor(N / 10)));
-const REQUESTS = Number(process.env.SCALE_REQUESTS ?? 2000);
-const IN_FLIGHT = Number(process.env.SCALE_IN_FLIGHT ?? 10_000);
-const CONCURRENCY = Number(process.env.SCALE_CONCURRENCY ?? 256);
-const KILL_CONCURRENCY = Number(process.env.SCALE_KILL_CONCURRENCY ?? 64);
-/** From the processing endpoint's first answers to the kill. */
-const KILL_AFTER_MS = Number(process.env.SCALE_KILL_AFTER_MS ?? 500);
-const REQUESTERS = 10_000;
-const REFERENCE = 20;
-const TARGET_BYTES = 2048;
-const PREFIX = 'assent';
-const BIG_APPROVER = 'approver-big';
-
-const approverOf = (n: number) => (n < BIG ? BIG_APPROVER : `approver-${String((n - BIG) % APPROVERS).padStart(4, '0')}`);
-/** How many of the parked messages (reference ones included) approver-<i> holds. */
-const inboxCount = (i: number) => {
-  let count = 0;
-  for (let n = BIG + i; n < N + REFERENCE; n += APPROVERS) count++;
-  return count;
-};
-const requesterOf = (n: number) => `requester-${String(n % REQUESTERS).padStart(5, '0')}`;
-/** The n-th message: a small request such as the README's example, one approver. */
-function submission(n: number): { requester: string; request: SubmitRequest } {
-  return {
-    requester: requesterOf(n),
-    request: { type: 'generic', title: `Trip to Berlin, request ${n}`, payload: { days: 1 + (n % 10), costCenter: `CC-${1000 + (n % 100)}` }, approvers: [approverOf(n)] },
-  };
-}
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const fmt = (n: number) => n.toLocaleString('en-US');
 const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
-
-interface Percentiles { n: number; p50: number; p95: number; p99: number; mean: number; max: number; errors: number }
-function percentiles(ms: number[], errors: number): Percentiles {
-  const s = [...ms].sort((a, b) => a - b);
-  const at = (p: number) => round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN);
-  return { n: s.length, p50: at(50), p95: at(95), p99: at(99), mean: round(s.reduce((a, b) => a + b, 0) / s.length), max: round(s.at(-1) ?? NaN), errors };
-}
-const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
-
-/** `count` requests one after the other (one in flight: latency, not throughput), after a warm-up. */
-async function measure(count: number, request: (i: number) => Promise<Answer>, ok: (a: Answer, i: number) => boolean): Promise<Percentiles> {
-  for (let i = 0; i < Math.min(100, count); i++) await request(-1 - i);
-  const ms: number[] = [];
-  let errors = 0;
-  for (let i = 0; i < count; i++) {
-    const a = await request(i);
-    if (ok(a, i)) ms.push(a.ms);
-    else errors++;
-  }
-  return percentiles(ms, errors);
-}
 
 function random(max: number): number {
   return Math.floor(Math.random() * max);
@@ -245,7 +195,7 @@ try {
   const queries = await phase('queries', async () => {
     const readyMs = await hub.waitReady();
     await new Promise((r) => setTimeout(r, 2000));
-    const atReady = { rssBytes: hub.rssBytes(), activeActors: await hub.metric('assent_active_actors') };
+    const atReady = { rssBytes: await hub.rssBytes(), activeActors: await hub.metric('assent_active_actors') };
     log(`   hub ready ${readyMs.toFixed(0)} ms after its start; RSS ${mib(atReady.rssBytes)}, active actors ${atReady.activeActors}`);
 
     // Read-back: a sample of messages, and whole inboxes against what was parked for them.
@@ -297,7 +247,7 @@ try {
     const read = await measure(REQUESTS, (i) => call(hub.base, 'GET', `/v1/messages/${parked.ids[readIds[i < 0 ? REQUESTS - 1 - i : i]!]}`, readTokens[i < 0 ? REQUESTS - 1 - i : i]!),
       (a, i) => a.status === 200 && a.json.id === parked.ids[readIds[i]!]);
     log(`   message read (GET /v1/messages/:id): p50/p95/p99 ${read.p50}/${read.p95}/${read.p99} ms (${read.errors} errors)`);
-    const afterQueries = { rssBytes: hub.rssBytes(), activeActors: await hub.metric('assent_active_actors') };
+    const afterQueries = { rssBytes: await hub.rssBytes(), activeActors: await hub.metric('assent_active_actors') };
 
     // One parked message approved through to `distributed`, and out of its approver's inbox.
     const n = BIG + 3 < N ? BIG + 3 : 3;
@@ -331,10 +281,7 @@ try {
   await resumed?.hub.stop();
 
   // Results.
-  const redisVersion = (await redisInfo(redis, 'server')).redis_version;
-  const natsVersion = (() => {
-    try { return execFileSync('nats-server', ['--version'], { encoding: 'utf8' }).trim(); } catch { return 'unknown'; }
-  })();
+  const machine = await describeMachine({ redis });
   const breakdown = {
     ownKeys: Object.fromEntries(memory.loaded.own.map((k) => [k.key, { type: k.type, encoding: k.encoding, entries: k.length, bytes: k.bytes }])),
     sharedEntries: Object.fromEntries(memory.loaded.shared.map((k) => [k.key, { type: k.type, encoding: k.encoding, entries: k.entries, bytesPerEntry: round(k.bytesPerEntry, 1) }])),
@@ -346,10 +293,7 @@ try {
   const result = {
     benchmark: 'scale',
     date: new Date().toISOString(),
-    machine: {
-      cpuModel: cpus()[0]?.model ?? 'unknown', cpus: cpus().length, memoryBytes: totalmem(), os: `${platform()} ${release()}`,
-      node: process.version, redis: redisVersion, nats: natsVersion,
-    },
+    machine,
     settings: {
       messages: N, approvers: APPROVERS, bigInbox: BIG, bigInboxApprover: BIG_APPROVER, requesters: Math.min(REQUESTERS, N), referenceMessages: REFERENCE,
       requestsPerFigure: REQUESTS, loaderConcurrency: CONCURRENCY, inFlight: IN_FLIGHT, type: 'generic', platforms: ['portal'],
@@ -392,7 +336,7 @@ try {
 
   const pcs = (p: Percentiles) => `${p.p50} / ${p.p95} / ${p.p99} ms`;
   console.log(`
-Scale: ${fmt(N)} messages parked in approving (Redis ${redisVersion} AOF everysec, ${result.machine.cpus} × ${result.machine.cpuModel})
+Scale: ${fmt(N)} messages parked in approving (Redis ${String(machine.redis)} AOF everysec, ${String(machine.cpuCount)} × ${String(machine.cpuModel)})
   parking            ${fmt(N)} in ${result.parking.seconds} s (${fmt(result.parking.perSecond)}/s, in-process loader on the hub's write path)
   Redis memory       ${fmt(result.redis.bytesPerParkedMessage)} bytes per parked message (target < ${TARGET_BYTES}: ${result.redis.targetMet ? 'met' : 'missed'}); ${mib(memory.after.usedMemory)} used, ${result.redis.keysPerMessage} keys per message
   where it goes      ${Object.entries(breakdown.ownKeys).map(([k, v]) => `${k} ${v.bytes}`).join(', ')};

@@ -19,14 +19,14 @@ function ticksPerSecond(): number {
   return clockTicks;
 }
 
-/** CPU seconds (user + system) used so far by one process; 0 when it is gone. */
+/** CPU seconds (user + system, with that of its children already reaped) used so far by one process; 0 when it is gone. */
 export async function cpuSecondsOf(pid: number): Promise<number> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces and parentheses): state is field 3,
-    // utime field 14, stime field 15.
+    // utime, stime, cutime, cstime fields 14 to 17.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / ticksPerSecond();
+    return (Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14])) / ticksPerSecond();
   } catch {
     return 0;
   }
@@ -61,6 +61,11 @@ export async function processTree(pid: number): Promise<number[]> {
     }
   }
   return tree;
+}
+
+/** CPU and memory of a server and every process under it (n8n's task runner, for one); zero before it starts. */
+export async function treeStats(pid: number | undefined): Promise<{ cpuSeconds: number; rssBytes: number }> {
+  return pid === undefined ? { cpuSeconds: 0, rssBytes: 0 } : processStats(await processTree(pid));
 }
 
 /** The first process whose command line contains every one of `parts` (e.g. a server by its port). */
