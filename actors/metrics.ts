@@ -306,18 +306,17 @@ export class HubMetrics implements DeliveryMetrics, AnomalyMetrics {
   delivery(platform: string, outcome: 'delivered' | 'skipped' | 'failed', lagMs: number): void {
     this.deliveries.inc({ platform, outcome });
     this.syncLag.set({ platform }, Math.max(0, lagMs));
-    const seen = this.seen.get(platform) ?? { delivered: 0, failed: 0 };
-    if (outcome !== 'skipped') seen[outcome]++;
-    seen.lastLagMs = Math.max(0, lagMs);
-    this.seen.set(platform, seen);
   }
 
-  /** What this hub process saw of a platform's deliveries (the console's sync status). */
+  /** What this hub process saw of a platform's deliveries (the console's sync status), from its own series. */
   platformStatus(platform: string): { delivered: number; failed: number; lastLagMs?: number } {
-    return { ...(this.seen.get(platform) ?? { delivered: 0, failed: 0 }) };
+    const lastLagMs = this.syncLag.get({ platform });
+    return {
+      delivered: this.deliveries.get({ platform, outcome: 'delivered' }),
+      failed: this.deliveries.get({ platform, outcome: 'failed' }),
+      ...(lastLagMs !== undefined ? { lastLagMs } : {}),
+    };
   }
-
-  private readonly seen = new Map<string, { delivered: number; failed: number; lastLagMs?: number }>();
 
   retry(platform: string): void {
     this.retries.inc({ platform });
