@@ -9,7 +9,7 @@
 // cookie cannot be promoted); `returnTo` must be a path on this hub, never another site.
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
-import type { RedisSessionStore } from '../../transport/redis/redis-session-store.ts';
+import type { RedisSessionStore, Session } from '../../transport/redis/redis-session-store.ts';
 import { Problem } from '../problems.ts';
 import { SignInError, type SignInClient } from '../session/sign-in.ts';
 import { clearCookie, readCookie, writeCookie, type CookiePolicy } from '../session/session-cookies.ts';
@@ -52,11 +52,7 @@ export function signInRoutes(deps: SignInDeps): Hono {
     if (!isPlausibleUserId(user)) throw new Problem('REQUEST_INVALID', 'user: 1 to 200 printable characters, not starting with group: or platform:');
     const roles = [form['roles']].flat().filter((r): r is string => r === 'admin' || r === 'auditor');
     const returnTo = localPath(typeof form['returnTo'] === 'string' ? form['returnTo'] : undefined);
-    const previous = readCookie(c, 'session', deps.cookies);
-    if (previous) await deps.sessions.destroy(previous);
-    const { id } = await deps.sessions.create({ user, groups: [], roles, provider: 'development' }, deps.session.ttlMs, deps.session.idleMs);
-    writeCookie(c, 'session', id, deps.session.ttlMs, deps.cookies);
-    deps.log('info', 'signed in', { user, provider: 'development' });
+    await openSession(c, deps, { user, groups: [], roles, provider: 'development' });
     return c.redirect(returnTo, 303);
   });
 
@@ -88,19 +84,12 @@ export function signInRoutes(deps: SignInDeps): Hono {
       }
       return rethrow(e);
     }
-    const previous = readCookie(c, 'session', deps.cookies);
-    if (previous) await deps.sessions.destroy(previous);
     const { user, name, groups, roles, idToken, accounts } = signedIn;
-    const { id } = await deps.sessions.create(
-      { user, ...(name ? { name } : {}), groups, roles, provider: client.provider.id, ...(idToken ? { idToken } : {}) },
-      deps.session.ttlMs, deps.session.idleMs,
-    );
     for (const [platform, account] of Object.entries(deps.link ? accounts : {})) {
       const linked = await deps.link!(platform, account, user).catch((e: unknown) => (e as Error).message);
       if (linked !== 'linked') deps.log('warn', 'an account the identity provider names was not linked', { user, platform, reason: linked });
     }
-    writeCookie(c, 'session', id, deps.session.ttlMs, deps.cookies);
-    deps.log('info', 'signed in', { user, provider: client.provider.id });
+    await openSession(c, deps, { user, ...(name ? { name } : {}), groups, roles, provider: client.provider.id, ...(idToken ? { idToken } : {}) });
     c.header('cache-control', 'no-store');
     return c.redirect(pending.returnTo, 303);
   });
@@ -132,6 +121,15 @@ function fromLoopback(c: Context): boolean {
     return false; // not served by a Node socket
   }
   return address !== undefined && (/^127\./.test(address) || address === '::1' || /^::ffff:127\./.test(address));
+}
+
+/** A new session under a fresh id (a cookie this browser held before is ended: no fixation). */
+async function openSession(c: Context, deps: SignInDeps, session: Omit<Session, 'csrf' | 'createdAt' | 'expiresAt'>): Promise<void> {
+  const previous = readCookie(c, 'session', deps.cookies);
+  if (previous) await deps.sessions.destroy(previous);
+  const { id } = await deps.sessions.create(session, deps.session.ttlMs, deps.session.idleMs);
+  writeCookie(c, 'session', id, deps.session.ttlMs, deps.cookies);
+  deps.log('info', 'signed in', { user: session.user, provider: session.provider });
 }
 
 function originOf(deps: SignInDeps, requestUrl: string): string {
