@@ -1,20 +1,17 @@
-// The hub: one process's share of Assent. It connects Redis and NATS, takes its share of the
-// partitions, and runs the message host (actors), the outbox relay, the timer poller, the
-// processing worker and one listener per platform. Any number of hubs can run against the same
-// Redis and NATS; they split the partitions between them and take over each other's on a crash.
+// The hub: one process's share of Assent. It opens its backend (Redis and NATS, or the embedded
+// SQLite store with its in-process broadcast), takes its share of the partitions, and runs the
+// message host (actors), the outbox relay, the timer poller, the processing worker and one
+// listener per platform. Any number of hubs can run against the same Redis and NATS; they split
+// the partitions between them and take over each other's on a crash. The embedded backend has one.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
 import { TOP_STATES, type MessageInput } from '../machines/message.types.ts';
-import { JetStreamTransport } from '../transport/nats/jetstream-transport.ts';
-import { connectRedis } from '../transport/redis/redis-connection.ts';
+import { openBackend } from '../transport/open-backend.ts';
+import type {
+  Backend, Broadcast, IdempotencyStore, MessageStore, OutboxEntry, PlatformHolding, PlatformStore, PortalStore, RateLimiter,
+} from '../transport/ports.ts';
 import { DEFAULT_PARTITIONS } from '../transport/redis/redis-keys.ts';
-import { RedisMessageStore, type OutboxEntry } from '../transport/redis/redis-message-store.ts';
-import { RedisPlatformStore, type PlatformHolding } from '../transport/redis/redis-platform-store.ts';
-import { RedisPortalStore } from '../transport/redis/redis-portal-store.ts';
-import { RedisIdempotencyStore } from '../transport/redis/redis-idempotency-store.ts';
-import { RedisRateLimiter } from '../transport/redis/redis-rate-limiter.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type TimerClock } from './clock.ts';
 import { PartitionOwnership } from './cluster/partition-ownership.ts';
 import type { AssentConfig } from './config/config.schema.ts';
 import { PlatformListener } from './listeners/platform-listener.ts';
@@ -24,8 +21,8 @@ import type { Platform } from './listeners/platform.ts';
 import { PortalPlatform } from './listeners/portal.platform.ts';
 import { WebhookPlatform } from './listeners/webhook/webhook.platform.ts';
 import type { AdapterContext, ChatAdapter } from './listeners/chat/chat-adapter.ts';
-import { RedisReplayStore } from '../transport/redis/redis-replay-store.ts';
-import { RedisSessionStore } from '../transport/redis/redis-session-store.ts';
+import { ReplayStore } from '../api/identity/replay-store.ts';
+import { SessionStore } from '../api/session/session-store.ts';
 import { adaptersFromConfig } from './listeners/chat/adapters-from-config.ts';
 import { setUpChat, type ChatSetup } from './listeners/chat/chat-setup.ts';
 import { openStoragePlatform } from './listeners/storage/open-storage.ts';
@@ -44,14 +41,18 @@ import { ProcessingWorker } from './processing/processing-worker.ts';
 import { resolveSubmission, type SubmitRequest } from './submission.ts';
 
 export interface HubOptions {
-  redisUrl: string;
-  natsUrl: string;
+  /** Both: the Redis/NATS backend. Neither: the embedded one (`embedded`). */
+  redisUrl?: string;
+  natsUrl?: string;
+  /** The embedded backend's data folder (ASSENT_DATA_DIR), or ':memory:' (the default). */
+  embedded?: { dataDir: string };
   config: AssentConfig;
   /** Namespace of every Redis key and NATS stream (one deployment, or one test). */
   prefix?: string;
   partitions?: number;
   node?: string;
-  clock?: Clock;
+  /** Time, and the callbacks the embedded broadcast schedules (a ManualClock simulates both). */
+  clock?: TimerClock;
   leaseTtlMs?: number;
   tickMs?: number;
   pollMs?: number;
@@ -66,6 +67,8 @@ export interface HubOptions {
   databaseUrl?: string;
   /** ASSENT_AUDIT_KEY: the audit chain uses HMAC-SHA256 with it (docs/audit.md). */
   auditKey?: string;
+  /** Replace how `http` processing operations reach their endpoints and wait between retries (simulations). */
+  processing?: { fetch?: typeof fetch; sleep?: (ms: number) => Promise<void> };
   log?: Log;
 }
 
@@ -75,22 +78,23 @@ export class Hub {
   private constructor(
     readonly node: string,
     private current: AssentConfig,
-    readonly clock: Clock,
-    readonly store: RedisMessageStore,
-    readonly holdings: RedisPlatformStore,
-    readonly portal: RedisPortalStore,
+    readonly clock: TimerClock,
+    readonly backend: Backend,
     readonly host: MessageHost,
     readonly ownership: PartitionOwnership,
     readonly relay: OutboxRelay,
     readonly timers: TimerPoller,
-    private readonly redis: Redis,
-    private readonly nats: JetStreamTransport,
     private readonly observers: Set<(record: TransitionRecord) => void>,
   ) {
-    this.idempotency = new RedisIdempotencyStore(redis, store.prefix);
-    this.rateLimiter = new RedisRateLimiter(redis, store.prefix);
-    this.sessions = new RedisSessionStore(redis, store.prefix);
-    this.replays = new RedisReplayStore(redis, store.prefix);
+    this.store = backend.messages;
+    this.holdings = backend.holdings;
+    this.portal = backend.portal;
+    this.broadcast = backend.broadcast;
+    this.idempotency = backend.idempotency;
+    this.rateLimiter = backend.rateLimiter;
+    this.sessions = new SessionStore(backend.keys, this.store.prefix);
+    this.replays = new ReplayStore(backend.keys, this.store.prefix);
+    const portal = this.portal;
     this.metrics = new HubMetrics({
       states: TOP_STATES,
       countInState: (state) => portal.count(`state:${state}`),
@@ -103,14 +107,22 @@ export class Hub {
   /** This process's Prometheus metrics (`GET /metrics`). */
   readonly metrics: HubMetrics;
 
-  /** Stored answers of the HTTP API's idempotent calls, on the hub's Redis connection. */
-  readonly idempotency: RedisIdempotencyStore;
+  /** Messages: snapshots, logs, outbox, timers, partition leases. */
+  readonly store: MessageStore;
+  /** What each platform holds, and dead letters. */
+  readonly holdings: PlatformStore;
+  /** The portal's read model (the list API and inboxes). */
+  readonly portal: PortalStore;
+  /** Transitions to platforms, commands to processing, turns to the partition's owner. */
+  readonly broadcast: Broadcast;
+  /** Stored answers of the HTTP API's idempotent calls. */
+  readonly idempotency: IdempotencyStore;
   /** The API's rate-limit buckets, shared by every hub process. */
-  readonly rateLimiter: RedisRateLimiter;
+  readonly rateLimiter: RateLimiter;
   /** Console sessions and sign-ins in progress, shared by every hub process. */
-  readonly sessions: RedisSessionStore;
+  readonly sessions: SessionStore;
   /** The webhook ids of platforms' signed requests seen lately (a second use is a replay). */
-  readonly replays: RedisReplayStore;
+  readonly replays: ReplayStore;
 
   /** The configuration in force: the one the hub started with, with the parts `reconfigure` swaps. */
   get config(): AssentConfig {
@@ -155,14 +167,11 @@ export class Hub {
     const node = o.node ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     const log = o.log ?? logJson;
     const onError = (e: unknown) => log('warn', (e as Error).message, { cause: String((e as Error).cause ?? '') });
-    const redis = await connectRedis(o.redisUrl);
-    const nats = await JetStreamTransport.connect(o.natsUrl, prefix, `assent ${node}`).catch((e) => {
-      redis.disconnect();
-      throw e;
+    const backend = await openBackend({
+      ...(o.redisUrl && o.natsUrl ? { redisUrl: o.redisUrl, natsUrl: o.natsUrl } : { dataDir: o.embedded?.dataDir ?? ':memory:' }),
+      prefix, partitions: o.partitions ?? DEFAULT_PARTITIONS, node, clock,
     });
-    const store = new RedisMessageStore(redis, prefix, o.partitions ?? DEFAULT_PARTITIONS);
-    const holdings = new RedisPlatformStore(redis, prefix);
-    const portal = new RedisPortalStore(redis, prefix);
+    const { messages: store, holdings, portal, broadcast: nats } = backend;
     let relay: OutboxRelay | undefined;
     let host: MessageHost | undefined;
     const ownership = new PartitionOwnership(
@@ -190,11 +199,10 @@ export class Hub {
     relay = new OutboxRelay(store, nats, () => ownership.ownedPartitions(), { sweepMs: o.sweepMs ?? 500, batch: 256, onError, onUndeliverable });
     const timers = new TimerPoller(store, host, clock, () => ownership.ownedPartitions(), { pollMs: o.pollMs ?? 250, batch: 200, onError });
     const storage = await openStoragePlatform(o.config, o.databaseUrl, onError).catch(async (e) => {
-      await nats.close();
-      redis.disconnect();
+      await backend.close();
       throw e;
     });
-    const hub = new Hub(node, o.config, clock, store, holdings, portal, host, ownership, relay, timers, redis, nats, observers);
+    const hub = new Hub(node, o.config, clock, backend, host, ownership, relay, timers, observers);
     hub.auditKey = o.auditKey || undefined;
 
     await ownership.start();
@@ -203,7 +211,7 @@ export class Hub {
     const defaults: Platform[] = [new PortalPlatform(portal)];
     if (o.config.platforms.webhook) defaults.push(new WebhookPlatform(o.config.platforms.webhook, clock, o.config.network.allow));
     hub.chat = await setUpChat({
-      redis, prefix, config: o.config, clock, hub, log,
+      keys: backend.keys, prefix, config: o.config, clock, hub, log,
       adapters: (context) => {
         const fromConfig = adaptersFromConfig(o.config, context);
         return o.adapters ? o.adapters(context, fromConfig) : fromConfig;
@@ -217,15 +225,16 @@ export class Hub {
     hub.platformNames = platforms.map((p) => p.name);
     const worker = new ProcessingWorker(nats, host, o.config, compileConditions(o.config.types), {
       ackWaitMs: o.ackWaitMs ?? PROCESSING_ACK_WAIT_MS, onError, repairer: new Repairer(platforms, store, host, (id) => hub.view(id)),
+      ...(o.processing?.fetch ? { fetch: o.processing.fetch } : {}), ...(o.processing?.sleep ? { sleep: o.processing.sleep } : {}),
     });
     await Promise.all([...listeners.map((l) => l.start()), worker.start()]);
-    const reconciler = storage && o.config.platforms.storage && new StorageReconciler(storage, (id) => hub.view(id), host, redis, clock, {
+    const reconciler = storage && o.config.platforms.storage && new StorageReconciler(storage, (id) => hub.view(id), host, backend.keys, clock, {
       prefix, log, metrics: hub.metrics,
       intervalMs: o.config.platforms.storage.scan.interval, fullPassMs: o.config.platforms.storage.scan.fullPass,
     });
     reconciler?.start();
     hub.reconciler = reconciler || undefined;
-    hub.stuck = new StuckReconciler(portal, holdings, (id) => hub.view(id), host, redis, clock, {
+    hub.stuck = new StuckReconciler(portal, holdings, (id) => hub.view(id), host, backend.keys, clock, {
       prefix, log, metrics: hub.metrics,
       ...(o.config.anomalies ? { stuckAfterMs: o.config.anomalies.stuckAfterMs, intervalMs: o.config.anomalies.scanMs } : {}),
     });
@@ -242,7 +251,7 @@ export class Hub {
       () => timers.stop(),
       () => relay.stop(),
     );
-    log('info', 'hub started', { node, partitions: store.partitions, owned: ownership.ownedPartitions().length });
+    log('info', 'hub started', { node, backend: backend.kind, partitions: store.partitions, owned: ownership.ownedPartitions().length });
     return hub;
   }
 
@@ -305,24 +314,38 @@ export class Hub {
       }
     };
     if ('messageId' in from) {
-      const stop = await this.nats.watchTransitions(from.messageId, (data) => {
+      const stop = await this.broadcast.watchTransitions(from.messageId, (data) => {
         const record = parse(data);
         if (record) onRecord(record);
       });
       return async () => stop();
     }
-    return this.nats.followTransitions(from.fromSeq, (seq, data) => {
+    return this.broadcast.followTransitions(from.fromSeq, (seq, data) => {
       const record = parse(data);
       if (record) onRecord(record, seq);
     });
   }
 
-  /** Ready when Redis and NATS answer and this process owns its share of the partitions. */
-  async readiness(): Promise<{ ready: boolean; redis: boolean; nats: boolean; partitions: number }> {
-    const redis = await this.redis.ping().then(() => true, () => false);
-    const nats = !this.nats.isClosed();
+  /** Ready when the stores and the broadcast answer and this process owns its share of the partitions. */
+  async readiness(): Promise<{ ready: boolean; backend: Backend['kind']; store: boolean; broadcast: boolean; partitions: number; redis?: boolean; nats?: boolean }> {
+    const store = await this.backend.ping();
+    const broadcast = !this.broadcast.isClosed();
     const partitions = this.ownership.ownedPartitions().length;
-    return { ready: redis && nats && partitions > 0, redis, nats, partitions };
+    // `redis` and `nats`: the names /readyz answered before the embedded backend existed.
+    const named = this.backend.kind === 'redis-nats' ? { redis: store, nats: broadcast } : {};
+    return { ready: store && broadcast && partitions > 0, backend: this.backend.kind, store, broadcast, partitions, ...named };
+  }
+
+  /**
+   * Nothing left to do now: no turn running, the outbox empty, and every broadcast message acked
+   * or waiting on the clock (a retry backoff). Embedded backend only; simulations settle on it.
+   */
+  async settled(): Promise<boolean> {
+    const broadcast = this.broadcast as Broadcast & { settled?: () => boolean };
+    if (!broadcast.settled) throw new Error('settled() needs the embedded backend');
+    if (this.host.busy() || !broadcast.settled()) return false;
+    for (const p of this.ownership.ownedPartitions()) if ((await this.store.readOutbox(p, 1)).length > 0) return false;
+    return !this.host.busy() && broadcast.settled();
   }
 
   /** Groups come from the caller's token and from the configuration. */
@@ -337,16 +360,14 @@ export class Hub {
     for (const close of this.closers) await close();
     await this.ownership.stop();
     this.host.stop();
-    await this.nats.close();
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.backend.close();
   }
 
   /** What `kill -9` leaves: nothing released, nothing flushed (tests use it). */
   async crash(): Promise<void> {
     this.ownership.halt();
     this.host.stop();
-    this.redis.disconnect();
-    await this.nats.close().catch(() => {});
+    await this.backend.crash();
     for (const close of this.closers) await Promise.resolve().then(close).catch(() => {});
   }
 }

@@ -5,7 +5,7 @@
 // (30 s) is already larger than that.
 import type { Context } from 'hono';
 import type { Hub } from '../actors/hub.ts';
-import type { RedisSessionStore } from '../transport/redis/redis-session-store.ts';
+import type { SessionStore } from './session/session-store.ts';
 import { authenticateCaller, callerOfToken, onBehalfIdentity, type ReplayStore } from './identity/callers.ts';
 import { AuthError } from './identity/principal.ts';
 import { CALLER_HEADER, ON_BEHALF_HEADER, readSignedBody } from './identity/signed-request.ts';
@@ -41,7 +41,7 @@ export function authenticatorFor(verifier: { verify(authorization: string | unde
 
 /** What the console's session cookie needs to be turned into an identity. */
 export interface SessionAuth {
-  store: RedisSessionStore;
+  store: SessionStore;
   idleMs: number;
   cookies: CookiePolicy;
   /** The origin changes must come from; without it (development), the request's own. */

@@ -3,7 +3,8 @@
 // Keys are scoped to the caller and the route. Not stored (the key may be used again): requests
 // refused as invalid, and server trouble (5xx), which a retry should run again; the hub's event
 // ids, derived from the key, keep such a retry from applying anything twice.
-import { RedisIdempotencyStore, fingerprintOf, type StoredResponse } from '../transport/redis/redis-idempotency-store.ts';
+import type { IdempotencyStore, StoredResponse } from '../transport/ports.ts';
+import { fingerprintOf } from '../transport/idempotency-rules.ts';
 import type { Identity } from './authorize.ts';
 import { Problem, problemResponse } from './problems.ts';
 
@@ -19,8 +20,8 @@ export interface IdempotencyGate {
   run(request: IdempotentRequest, handle: () => Promise<Response>): Promise<Response>;
 }
 
-export class RedisIdempotencyGate implements IdempotencyGate {
-  constructor(private readonly store: RedisIdempotencyStore) {}
+export class StoreIdempotencyGate implements IdempotencyGate {
+  constructor(private readonly store: IdempotencyStore) {}
 
   async run(r: IdempotentRequest, handle: () => Promise<Response>): Promise<Response> {
     if (!r.key) return handle();

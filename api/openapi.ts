@@ -23,7 +23,7 @@ const problemStatuses = [...new Set(Object.values(PROBLEMS).map((p) => p.status)
 
 export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/healthz', summary: 'The process is alive', auth: false, responses: { 200: 'alive' } },
-  { method: 'get', path: '/readyz', summary: 'Redis and NATS reachable, partitions owned', auth: false, responses: { 200: 'ready', 503: 'not ready' } },
+  { method: 'get', path: '/readyz', summary: 'store and broadcast reachable (Redis and NATS, or the embedded store), partitions owned', auth: false, responses: { 200: 'ready', 503: 'not ready' } },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics of this hub process', auth: false, responses: { 200: 'text exposition format 0.0.4' }, produces: 'text/plain' },
   { method: 'get', path: '/openapi.json', summary: 'This document', auth: false, responses: { 200: 'the OpenAPI document' } },
   { method: 'get', path: '/docs', summary: 'A page that renders this document', auth: false, responses: { 200: 'HTML' }, produces: 'text/html' },

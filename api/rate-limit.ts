@@ -3,8 +3,8 @@
 // only when both the caller's bucket and their platform's bucket allow it (a refusal takes from
 // neither); otherwise it is answered here with 429, a `Retry-After` in whole seconds, and a problem
 // document (RFC 9457).
+import type { RateLimit, RateLimiter } from '../transport/ports.ts';
 import type { MiddlewareHandler } from 'hono';
-import type { RateLimit, RateLimiter } from '../transport/redis/redis-rate-limiter.ts';
 import type { Identity } from './authorize.ts';
 
 export interface RateLimitSettings {

@@ -28,6 +28,7 @@
 //   combined    both, in the hub's order: commit, then its publishes, then the waits above
 // The floor is the combined rate. From the two alone, two bounds are shown as a cross-check:
 // `parallel` min(a, b) (Redis and NATS on separate cores) and `serial` 1/(1/a + 1/b) (sharing one).
+import type { Commit } from '../transport/ports.ts';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { parseConfig } from '../actors/config/load-config.ts';
@@ -39,7 +40,7 @@ import type { MessageEvent } from '../machines/message.types.ts';
 import { JetStreamTransport } from '../transport/nats/jetstream-transport.ts';
 import { connectRedis } from '../transport/redis/redis-connection.ts';
 import { DEFAULT_PARTITIONS } from '../transport/redis/redis-keys.ts';
-import { RedisMessageStore, type Commit } from '../transport/redis/redis-message-store.ts';
+import { RedisMessageStore } from '../transport/redis/redis-message-store.ts';
 import type { Progress } from './progress.ts';
 
 export const PLATFORM_CONSUMERS = ['portal', 'webhook', 'storage'] as const;

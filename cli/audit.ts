@@ -1,22 +1,28 @@
-// `assent audit`: verify messages' audit chains, or export the trail, straight from Redis (no hub
-// needed, so an auditor can run it against a replica or a restored backup).
+// `assent audit`: verify messages' audit chains, or export the trail, straight from the store: Redis
+// (REDIS_URL), or the embedded database in ASSENT_DATA_DIR without it. No hub needed, so an auditor
+// can run it against a replica or a restored backup (or beside a running embedded hub: it only reads).
 //   verify <id>... | --all   one line per message (with --all: only the broken ones, then a count);
 //                            exit 0 when every chain verifies, 1 when one is broken or missing
 //   export                   JSON lines or CSV on standard output
 // Usage errors exit 2. The audit key comes from ASSENT_AUDIT_KEY, as for the hub.
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { verifyChain, type ChainVerification } from '../actors/audit/audit-chain.ts';
 import { formatAuditRows } from '../actors/audit/audit-format.ts';
 import { exportAuditTrail, verifyAll } from '../actors/audit/audit-trail.ts';
 import { auditExportQuery, exportFilterOf } from '../api/routes/audit.routes.ts';
 import { describeIssues } from '../api/schemas.ts';
+import { EmbeddedDatabase } from '../transport/embedded/embedded-database.ts';
+import { SqliteMessageStore } from '../transport/embedded/sqlite-message-store.ts';
+import type { MessageStore } from '../transport/ports.ts';
 import { connectRedis } from '../transport/redis/redis-connection.ts';
 import { DEFAULT_PARTITIONS } from '../transport/redis/redis-keys.ts';
 import { RedisMessageStore } from '../transport/redis/redis-message-store.ts';
 
-export const AUDIT_USAGE = `       assent audit verify (<message id>... | --all) [--require-keyed] [--redis-url URL] [--prefix P] [--partitions N]
-       assent audit export [--format jsonl|csv] [--since ISO] [--until ISO] [--type T] [--redis-url URL] [--prefix P]`;
+export const AUDIT_USAGE = `       assent audit verify (<message id>... | --all) [--require-keyed] [--redis-url URL | --data-dir DIR] [--prefix P] [--partitions N]
+       assent audit export [--format jsonl|csv] [--since ISO] [--until ISO] [--type T] [--redis-url URL | --data-dir DIR] [--prefix P]`;
 
 interface Io {
   out: Writable;
@@ -43,9 +49,8 @@ export async function runAudit(args: string[], env: NodeJS.ProcessEnv, io: Io): 
     if (closed) throw new OutputClosed();
     if (!io.out.write(text)) await Promise.race([once(io.out, 'drain'), once(io.out, 'close')]);
   };
-  const redis = await connectRedis(parsed.redisUrl);
+  const { store, close } = await openStore(parsed);
   try {
-    const store = new RedisMessageStore(redis, parsed.prefix, parsed.partitions);
     const key = env.ASSENT_AUDIT_KEY || undefined;
     if (parsed.command === 'export') {
       for await (const chunk of formatAuditRows(exportAuditTrail(store, parsed.filter, key), parsed.format)) await print(chunk);
@@ -80,8 +85,17 @@ export async function runAudit(args: string[], env: NodeJS.ProcessEnv, io: Io): 
     if (e instanceof OutputClosed) return parsed.command === 'export' ? 0 : 1;
     throw e;
   } finally {
-    await redis.quit().catch(() => redis.disconnect());
+    await close();
   }
+}
+
+async function openStore(p: Parsed): Promise<{ store: MessageStore; close: () => Promise<void> }> {
+  if (p.redisUrl) {
+    const redis = await connectRedis(p.redisUrl);
+    return { store: new RedisMessageStore(redis, p.prefix, p.partitions), close: () => redis.quit().then(() => {}, () => redis.disconnect()) };
+  }
+  const database = EmbeddedDatabase.open(join(p.dataDir, 'assent.db'));
+  return { store: new SqliteMessageStore(database, p.prefix, p.partitions), close: async () => database.close() };
 }
 
 /** One line: `<id>: ok, ...` or `<id>: broken at version N: <reason> (expected ..., found ...)`. */
@@ -95,7 +109,7 @@ export function describe(v: ChainVerification): string {
   return `${v.messageId}: broken at version ${b.version}: ${b.reason}${detail.length ? ` (${detail.join(', ')})` : ''}`;
 }
 
-type Parsed = { redisUrl: string; prefix: string; partitions: number } & (
+type Parsed = { redisUrl?: string; dataDir: string; prefix: string; partitions: number } & (
   | { command: 'verify'; all: boolean; requireKeyed: boolean; ids: string[] }
   | { command: 'export'; format: 'jsonl' | 'csv'; filter: ReturnType<typeof exportFilterOf> & object }
 );
@@ -119,19 +133,20 @@ function parseArgs(args: string[], env: NodeJS.ProcessEnv): Parsed {
     } else if (command === 'verify') ids.push(arg);
     else throw new UsageError(`${arg}: unexpected argument`);
   }
-  const known = command === 'verify' ? ['redis-url', 'prefix', 'partitions'] : ['redis-url', 'prefix', 'format', 'since', 'until', 'type'];
+  const known = ['redis-url', 'data-dir', 'prefix', ...(command === 'verify' ? ['partitions'] : ['format', 'since', 'until', 'type'])];
   for (const f of Object.keys(flags)) if (!known.includes(f)) throw new UsageError(`--${f}: unknown flag`);
   const redisUrl = flags['redis-url'] ?? env.REDIS_URL;
-  if (!redisUrl) throw new UsageError('REDIS_URL: set it, or give --redis-url');
+  const dataDir = flags['data-dir'] ?? env.ASSENT_DATA_DIR ?? '.assent';
+  if (!redisUrl && !existsSync(join(dataDir, 'assent.db'))) throw new UsageError(`no REDIS_URL, and no embedded store in ${dataDir}: give --redis-url or --data-dir`);
   const partitions = Number(flags.partitions ?? DEFAULT_PARTITIONS);
   if (!Number.isInteger(partitions) || partitions < 1) throw new UsageError(`--partitions: ${flags.partitions} is not a positive integer`);
-  const base = { redisUrl, prefix: flags.prefix ?? 'assent', partitions };
+  const base = { ...(redisUrl ? { redisUrl } : {}), dataDir, prefix: flags.prefix ?? 'assent', partitions };
   if (command === 'verify') {
     if (all === (ids.length > 0)) throw new UsageError('give message ids or --all, not both');
     if (requireKeyed && !env.ASSENT_AUDIT_KEY) throw new UsageError('--require-keyed: set ASSENT_AUDIT_KEY');
     return { ...base, command, all, requireKeyed, ids };
   }
-  const { 'redis-url': _, prefix: __, ...query } = flags;
+  const { 'redis-url': _, 'data-dir': ___, prefix: __, ...query } = flags;
   const q = auditExportQuery.safeParse(query);
   if (!q.success) throw new UsageError(describeIssues(q.error).join('; ').replaceAll('(body)', '(flags)'));
   const filter = exportFilterOf(q.data);

@@ -7,7 +7,7 @@ import { logJson } from '../actors/log.ts';
 import { reloadOnChange } from '../actors/config/config-reloader.ts';
 import { startInspectorFeed } from '../actors/inspect/inspector-feed.ts';
 import { identityFor } from '../api/identity/identity-setup.ts';
-import { RedisIdempotencyGate } from '../api/idempotency-gate.ts';
+import { StoreIdempotencyGate } from '../api/idempotency-gate.ts';
 import { rateLimit } from '../api/rate-limit.ts';
 import { readStartSettings } from './settings.ts';
 import { runToken } from './token.ts';
@@ -17,7 +17,8 @@ const USAGE = `usage: assent start [--port N] [--config FILE] [--redis-url URL -
        assent token <user> [--platform ID] [--role admin] [--group NAME]...
 ${AUDIT_USAGE}
 
-  start   run the hub (settings also from PORT, REDIS_URL, NATS_URL, DATABASE_URL, ASSENT_CONFIG, ASSENT_DATA_DIR,
+  start   run the hub: with REDIS_URL and NATS_URL on Redis and NATS (any number of hub processes), without them
+          embedded (one process, SQLite in ASSENT_DATA_DIR); settings also from PORT, REDIS_URL, NATS_URL, DATABASE_URL, ASSENT_CONFIG, ASSENT_DATA_DIR,
           ASSENT_OIDC_ISSUER, ASSENT_OIDC_AUDIENCE, ASSENT_AUDIT_KEY, ASSENT_ENV); re-reads ASSENT_CONFIG on change or SIGHUP
           --inspect / ASSENT_INSPECT_URL: feed the Stately inspector (ASSENT_INSPECT_MASK; docs/inspector.md)
   token   print a token from the development issuer (its key lives in ASSENT_DATA_DIR)
@@ -40,8 +41,11 @@ export async function main(args: string[]): Promise<number> {
 async function start(args: string[]): Promise<number> {
   const settings = readStartSettings(args, process.env);
   const config = await loadConfig(settings.configPath);
+  const backend = settings.redisUrl && settings.natsUrl
+    ? { redisUrl: settings.redisUrl, natsUrl: settings.natsUrl }
+    : { embedded: { dataDir: settings.dataDir } };
   const hub = await Hub.start({
-    redisUrl: settings.redisUrl, natsUrl: settings.natsUrl, config, ...(settings.databaseUrl ? { databaseUrl: settings.databaseUrl } : {}),
+    ...backend, config, ...(settings.databaseUrl ? { databaseUrl: settings.databaseUrl } : {}),
     ...(settings.auditKey ? { auditKey: settings.auditKey } : {}),
   });
   const identity = await identityFor(hub, {
@@ -57,7 +61,7 @@ async function start(args: string[]): Promise<number> {
   const app = createApp({
     hub,
     ...identity,
-    idempotency: new RedisIdempotencyGate(hub.idempotency),
+    idempotency: new StoreIdempotencyGate(hub.idempotency),
     rateLimit: rateLimit(hub.rateLimiter, {
       perUser: { ratePerSecond: limits.perUser, burst: 2 * limits.perUser },
       perPlatform: { ratePerSecond: limits.perPlatform, burst: 2 * limits.perPlatform },

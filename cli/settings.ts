@@ -4,8 +4,9 @@ import { parseMaskPaths } from '../actors/inspect/mask-paths.ts';
 
 export interface StartSettings {
   port: number;
-  redisUrl: string;
-  natsUrl: string;
+  /** Both, or neither (the embedded mode, in `dataDir`). */
+  redisUrl?: string;
+  natsUrl?: string;
   configPath?: string;
   /** The storage platform's PostgreSQL, when the configuration's platforms.storage names no url. */
   databaseUrl?: string;
@@ -36,9 +37,7 @@ export function readStartSettings(args: string[], env: NodeJS.ProcessEnv): Start
   if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`PORT: ${portText} is not a port number`);
   const redisUrl = flags['redis-url'] ?? env.REDIS_URL;
   const natsUrl = flags['nats-url'] ?? env.NATS_URL;
-  if (!redisUrl && !natsUrl) {
-    problems.push('REDIS_URL and NATS_URL: set both (the embedded mode without them is not available yet)');
-  } else if (!redisUrl || !natsUrl) {
+  if (Boolean(redisUrl) !== Boolean(natsUrl)) {
     problems.push(`${redisUrl ? 'NATS_URL' : 'REDIS_URL'}: set REDIS_URL and NATS_URL together, or neither`);
   }
   const inspectUrl = flags.inspect ?? (env.ASSENT_INSPECT_URL || undefined);
@@ -50,8 +49,7 @@ export function readStartSettings(args: string[], env: NodeJS.ProcessEnv): Start
   const configPath = flags.config ?? env.ASSENT_CONFIG;
   return {
     port,
-    redisUrl: redisUrl!,
-    natsUrl: natsUrl!,
+    ...(redisUrl && natsUrl ? { redisUrl, natsUrl } : {}),
     ...(configPath ? { configPath } : {}),
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
     dataDir: flags['data-dir'] ?? env.ASSENT_DATA_DIR ?? '.assent',

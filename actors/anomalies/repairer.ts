@@ -3,7 +3,7 @@
 // canonical record at that location, reads it back, and tells the actor whether the read-back matches
 // (REPAIRED). A failure worth retrying (the database is down) is thrown: the command comes back later.
 // The answer's event id is per instruction, so a redelivered command is applied once.
-import type { RedisMessageStore } from '../../transport/redis/redis-message-store.ts';
+import type { MessageStore } from '../../transport/ports.ts';
 import type { Platform } from '../listeners/platform.ts';
 import type { MessageHost } from '../message/message-host.ts';
 import type { RepairCommand } from '../message/message-turn.ts';
@@ -14,7 +14,7 @@ export class Repairer {
 
   constructor(
     platforms: readonly Platform[],
-    private readonly store: RedisMessageStore,
+    private readonly store: MessageStore,
     private readonly host: MessageHost,
     private readonly view: (id: string) => Promise<MessageView | undefined>,
   ) {

@@ -9,7 +9,7 @@
 // and a difference becomes ANOMALY_FOUND on that message. Watermarks live in Redis, shared by the
 // hubs: every hub may scan (the anomaly's identity makes the copies one), and a restarted hub goes
 // on where the cluster was, so an edit made while every hub was down is still found.
-import type { Redis } from 'ioredis';
+import type { KeyValueStore } from '../../transport/ports.ts';
 import type { Clock } from '../clock.ts';
 import type { Log } from '../log.ts';
 import type { MessageHost } from '../message/message-host.ts';
@@ -39,18 +39,18 @@ export class StorageReconciler {
   private running: Promise<void> | undefined;
   private full: Promise<unknown> | undefined;
   private stopped = false;
-  private readonly keys: { changes: string; deletions: string; fullPass: string };
+  private readonly marks: { changes: string; deletions: string; fullPass: string };
 
   constructor(
     private readonly storage: StoragePlatform,
     private readonly view: (id: string) => Promise<MessageView | undefined>,
     private readonly host: MessageHost,
-    private readonly redis: Redis,
+    private readonly keys: KeyValueStore,
     private readonly clock: Clock,
     private readonly opts: ReconcilerOptions,
   ) {
     const base = `${opts.prefix}:reconcile:storage:${storage.target.schema}.${storage.target.table}`;
-    this.keys = { changes: `${base}:changes`, deletions: `${base}:deletions`, fullPass: `${base}:full-pass` };
+    this.marks = { changes: `${base}:changes`, deletions: `${base}:deletions`, fullPass: `${base}:full-pass` };
   }
 
   start(): void {
@@ -85,13 +85,14 @@ export class StorageReconciler {
   /** One incremental pass: the rows changed and the rows deleted since the stored watermarks. */
   async pass(): Promise<Finding[]> {
     const findings: Finding[] = [];
-    const changes = await this.storage.scanChanges(await this.watermark(this.keys.changes), async (rows) => {
+    const changes = await this.storage.scanChanges(await this.watermark(this.marks.changes), async (rows) => {
       for (const row of rows) if (!isHubsOwn(row)) pushIf(findings, await this.checkRow(row));
     });
-    const deletions = await this.storage.scanDeletions(await this.watermark(this.keys.deletions), async (rows) => {
+    const deletions = await this.storage.scanDeletions(await this.watermark(this.marks.deletions), async (rows) => {
       for (const gone of rows) if (!gone.deletedByHub) pushIf(findings, await this.checkGone(gone));
     });
-    await this.redis.mset(this.keys.changes, JSON.stringify(changes.resume), this.keys.deletions, JSON.stringify(deletions.resume));
+    await this.keys.set(this.marks.changes, JSON.stringify(changes.resume));
+    await this.keys.set(this.marks.deletions, JSON.stringify(deletions.resume));
     return findings;
   }
 
@@ -114,11 +115,11 @@ export class StorageReconciler {
   /** One hub of the cluster per period: the first to set the period's key runs it. */
   private async fullPassDue(): Promise<boolean> {
     const period = this.opts.fullPassMs ?? FULL_PASS_MS;
-    return (await this.redis.set(this.keys.fullPass, String(this.clock.now()), 'PX', period, 'NX')) === 'OK';
+    return this.keys.setIfAbsent(this.marks.fullPass, String(this.clock.now()), period);
   }
 
   private async watermark(key: string): Promise<ScanWatermark> {
-    const stored = await this.redis.get(key);
+    const stored = await this.keys.get(key);
     return stored ? (JSON.parse(stored) as ScanWatermark) : SCAN_START;
   }
 

@@ -8,9 +8,7 @@
 // Identity: one anomaly per message version and kind (`stuck:<kind>:<id>:v<version>`): passes and
 // hubs repeat it, the actor keeps one; after a retry the message has a new version, and is watched
 // again from there.
-import type { Redis } from 'ioredis';
-import type { RedisPlatformStore } from '../../transport/redis/redis-platform-store.ts';
-import type { RedisPortalStore } from '../../transport/redis/redis-portal-store.ts';
+import type { KeyValueStore, PlatformStore, PortalStore } from '../../transport/ports.ts';
 import type { Clock } from '../clock.ts';
 import type { Log } from '../log.ts';
 import type { MessageHost } from '../message/message-host.ts';
@@ -39,11 +37,11 @@ export class StuckReconciler {
   private stopped = false;
 
   constructor(
-    private readonly portal: RedisPortalStore,
-    private readonly holdings: RedisPlatformStore,
+    private readonly portal: PortalStore,
+    private readonly holdings: PlatformStore,
     private readonly view: (id: string) => Promise<MessageView | undefined>,
     private readonly host: MessageHost,
-    private readonly redis: Redis,
+    private readonly keys: KeyValueStore,
     private readonly clock: Clock,
     private readonly opts: StuckOptions,
   ) {}
@@ -61,7 +59,7 @@ export class StuckReconciler {
 
   /** One hub per interval: the first to set the interval's key. */
   private async turn(every: number): Promise<void> {
-    if ((await this.redis.set(`${this.opts.prefix}:reconcile:stuck`, '1', 'PX', every, 'NX')) !== 'OK') return;
+    if (!(await this.keys.setIfAbsent(`${this.opts.prefix}:reconcile:stuck`, '1', every))) return;
     await this.pass();
   }
 

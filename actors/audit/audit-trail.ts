@@ -2,7 +2,7 @@
 // whether the chain verifies up to it (pure: auditRowsOf), and the whole store's trail for exports
 // and `verify --all`, read through an AuditSource: the message store
 // (transport/redis/redis-message-store.ts: readAuditTrail, scanMessages).
-import type { AuditTrail } from '../../transport/redis/redis-message-store.ts';
+import type { AuditTrail } from '../../transport/ports.ts';
 import { parseEntry, verifyChain, type ChainVerification } from './audit-chain.ts';
 
 export interface AuditSource {

@@ -8,8 +8,8 @@
 //
 // Holding a lease is an optimisation, not the guarantee: every commit carries the epoch the lease
 // was taken with, and Redis refuses it once another node has taken the partition (FENCED).
+import type { MessageStore } from '../../transport/ports.ts';
 import { fnv1a } from '../../transport/redis/redis-keys.ts';
-import type { RedisMessageStore } from '../../transport/redis/redis-message-store.ts';
 import type { Clock } from '../clock.ts';
 
 export interface OwnershipOptions {
@@ -31,7 +31,7 @@ export class PartitionOwnership {
   private stopped = false;
 
   constructor(
-    private readonly store: RedisMessageStore,
+    private readonly store: MessageStore,
     private readonly opts: OwnershipOptions,
     private readonly hooks: OwnershipHooks,
   ) {}

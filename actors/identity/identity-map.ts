@@ -1,12 +1,12 @@
 // One person, many accounts: the Assent user id (the identity provider's subject) is the person,
 // and their Slack, Teams, Feishu, DingTalk and WeCom ids and e-mail address map to it. The map is
 // configured (`people:` in the configuration) and can learn links at run time (`link`, e.g. at a
-// person's first sign-on from a chat platform), shared by every hub process through Redis. A
+// person's first sign-on from a chat platform), shared by every hub process through the backend. A
 // configured account always wins over a learned one, so nobody can claim a configured id.
 //
 // Everything a platform says about who clicked goes through `userOf`: a decision made from any
 // platform is attributed to the same person and checked by the same rules as the API.
-import type { Redis } from 'ioredis';
+import type { KeyValueStore } from '../../transport/ports.ts';
 import type { Person } from '../config/platforms.schema.ts';
 
 type Account = Exclude<keyof Person, 'name'>;
@@ -16,7 +16,7 @@ export class IdentityMap {
 
   constructor(
     private people: Readonly<Record<string, Person>>,
-    private readonly redis?: Redis,
+    private readonly keys?: KeyValueStore,
     private readonly prefix = 'assent',
   ) {
     this.replace(people);
@@ -37,25 +37,25 @@ export class IdentityMap {
   /** The Assent user behind a platform account; undefined when nobody is linked to it. */
   async userOf(platform: string, accountId: string): Promise<string | undefined> {
     const configured = this.byAccount.get(accountKey(platform, accountId));
-    if (configured || !this.redis) return configured;
-    return (await this.redis.hget(this.key('users', platform), normalized(platform, accountId))) ?? undefined;
+    if (configured || !this.keys) return configured;
+    return this.keys.getField(this.key('users', platform), normalized(platform, accountId));
   }
 
   /** A user's account on a platform (email: their address); undefined when they have none there. */
   async accountOf(platform: string, user: string): Promise<string | undefined> {
     const configured = this.people[user]?.[platform as Account];
-    if (configured || !this.redis) return configured;
-    return (await this.redis.hget(this.key('accounts', user), platform)) ?? undefined;
+    if (configured || !this.keys) return configured;
+    return this.keys.getField(this.key('accounts', user), platform);
   }
 
   /** Links an account to a user, unless the configuration or an earlier link gives it to someone else. */
   async link(platform: string, accountId: string, user: string): Promise<'linked' | 'taken'> {
     const owner = await this.userOf(platform, accountId);
     if (owner && owner !== user) return 'taken';
-    if (!this.redis) throw new Error('learned links need Redis');
-    const claimed = await this.redis.hsetnx(this.key('users', platform), normalized(platform, accountId), user);
+    if (!this.keys) throw new Error('learned links need a shared store');
+    const claimed = await this.keys.setFieldIfAbsent(this.key('users', platform), normalized(platform, accountId), user);
     if (!claimed && (await this.userOf(platform, accountId)) !== user) return 'taken';
-    await this.redis.hset(this.key('accounts', user), platform, accountId);
+    await this.keys.setField(this.key('accounts', user), platform, accountId);
     return 'linked';
   }
 

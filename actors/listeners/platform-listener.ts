@@ -18,9 +18,7 @@
 //              nothing any platform shows changes, so it is acked at once and skipped by gap
 //              filling. Without this, each platform's report reached every platform: with N
 //              platforms, N² deliveries per result.
-import type { JetStreamTransport, InboundMessage } from '../../transport/nats/jetstream-transport.ts';
-import type { RedisMessageStore } from '../../transport/redis/redis-message-store.ts';
-import type { PlatformHolding, RedisPlatformStore } from '../../transport/redis/redis-platform-store.ts';
+import type { Broadcast, InboundMessage, MessageStore, PlatformHolding, PlatformStore } from '../../transport/ports.ts';
 import type { Clock } from '../clock.ts';
 import type { MessageHost } from '../message/message-host.ts';
 import type { TransitionRecord } from '../message/message-view.ts';
@@ -48,9 +46,9 @@ export class PlatformListener {
 
   constructor(
     readonly platform: Platform,
-    private readonly nats: JetStreamTransport,
-    private readonly messages: RedisMessageStore,
-    private readonly holdings: RedisPlatformStore,
+    private readonly nats: Broadcast,
+    private readonly messages: MessageStore,
+    private readonly holdings: PlatformStore,
     private readonly host: MessageHost,
     private readonly clock: Clock,
     private readonly opts: ListenerOptions,

@@ -1,7 +1,7 @@
 // The portal: the hub's own read model behind the query API and the console. Every transition
 // reaches it; each approver's inbox follows the awaited approvers, so a decided task leaves every
 // other approver's inbox in the same upsert (claim 7).
-import type { RedisPortalStore } from '../../transport/redis/redis-portal-store.ts';
+import type { PortalStore } from '../../transport/ports.ts';
 import type { TransitionRecord } from '../message/message-view.ts';
 import type { DeliveryResult, Platform } from './platform.ts';
 
@@ -9,7 +9,7 @@ export class PortalPlatform implements Platform {
   readonly name = 'portal';
   readonly capabilities = { updatesSent: true, deletes: true, decides: true };
 
-  constructor(private readonly portal: RedisPortalStore) {}
+  constructor(private readonly portal: PortalStore) {}
 
   wants(): boolean {
     return true;

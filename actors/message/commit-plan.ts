@@ -3,7 +3,7 @@
 // The log entry names the hash of the entry before it (`prev`, the message's audit chain head) and
 // the commit carries the entry's own hash; both are computed here, once, over the same string that
 // is logged and broadcast (actors/audit/audit-chain.ts).
-import type { Commit } from '../../transport/redis/redis-message-store.ts';
+import type { Commit } from '../../transport/ports.ts';
 import { CHAIN_START, hashEntry } from '../audit/audit-chain.ts';
 import type { TurnPlan } from './message-turn.ts';
 import { sealSnapshot } from './snapshot-envelope.ts';

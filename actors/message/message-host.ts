@@ -13,9 +13,8 @@
 //   due now    timers the turn armed that are already due (routing after a submit) fire at once, in
 //              the same mailbox slot; the timer poller fires them after a crash instead.
 // Idle actors are passivated (dropped from the cache): every turn is committed, so nothing is lost.
+import type { Broadcast, CommitResult, MessageStore } from '../../transport/ports.ts';
 import type { MessageEvent, MessageInput, TopState } from '../../machines/message.types.ts';
-import type { JetStreamTransport } from '../../transport/nats/jetstream-transport.ts';
-import type { CommitResult, RedisMessageStore } from '../../transport/redis/redis-message-store.ts';
 import { commitOf } from './commit-plan.ts';
 import type { Clock } from '../clock.ts';
 import type { PartitionOwnership } from '../cluster/partition-ownership.ts';
@@ -72,8 +71,8 @@ export class MessageHost {
   private readonly serving = new Map<number, () => void>();
 
   constructor(
-    private readonly store: RedisMessageStore,
-    private readonly nats: JetStreamTransport,
+    private readonly store: MessageStore,
+    private readonly nats: Broadcast,
     private readonly ownership: PartitionOwnership,
     private readonly clock: Clock,
     private readonly onCommitted: (partition: number, record: TransitionRecord) => void,
@@ -243,6 +242,11 @@ export class MessageHost {
 
   activeActors(): number {
     return this.cache.size;
+  }
+
+  /** Whether a turn is running or waiting in some message's mailbox. */
+  busy(): boolean {
+    return this.mailboxes.size > 0;
   }
 
   stop(): void {

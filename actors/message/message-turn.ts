@@ -5,10 +5,10 @@
 //   requestProcessing          -> a processing command in the outbox
 //   requestRepair              -> a repair command in the outbox (an instruction for a platform)
 // and every turn becomes one transition record: the log entry and the broadcast, at version + 1.
+import type { TimerChange } from '../../transport/ports.ts';
 import { initialTransition } from 'xstate';
 import { messageMachine } from '../../machines/message.machine.ts';
 import type { Decision, EventMeta, MessageContext, MessageEvent, MessageInput, RepairInstruction } from '../../machines/message.types.ts';
-import type { TimerChange } from '../../transport/redis/redis-message-store.ts';
 import { awaitingOf, topStateOf, viewOf, type TransitionRecord } from './message-view.ts';
 import { transitionMessage } from './pure-transition.ts';
 import type { MessageSnapshot } from './snapshot-envelope.ts';

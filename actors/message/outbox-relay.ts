@@ -8,8 +8,7 @@
 //            their order), then delete them. A crash between publish and delete publishes them
 //            again, and JetStream drops the copy by its Msg-Id (`<message id>:<version>`).
 // One drain per partition at a time; a wake during a drain runs one more pass afterwards.
-import type { JetStreamTransport } from '../../transport/nats/jetstream-transport.ts';
-import type { OutboxEntry, RedisMessageStore } from '../../transport/redis/redis-message-store.ts';
+import type { Broadcast, MessageStore, OutboxEntry } from '../../transport/ports.ts';
 import { TransportError } from '../../transport/transport-error.ts';
 
 export class OutboxRelay {
@@ -18,8 +17,8 @@ export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly store: RedisMessageStore,
-    private readonly nats: JetStreamTransport,
+    private readonly store: MessageStore,
+    private readonly nats: Broadcast,
     private readonly ownedPartitions: () => number[],
     private readonly opts: {
       sweepMs: number;

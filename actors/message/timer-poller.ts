@@ -6,7 +6,7 @@
 // pass at a time; a poll asked for during a pass runs once more after it.
 // Overdue timers fire on the first poll after an outage: deadlines are absolute, never skipped.
 // A timer whose event no longer applies is dropped, unless it was re-armed in the meantime.
-import type { RedisMessageStore } from '../../transport/redis/redis-message-store.ts';
+import type { MessageStore } from '../../transport/ports.ts';
 import type { Clock } from '../clock.ts';
 import type { MessageHost } from './message-host.ts';
 
@@ -16,7 +16,7 @@ export class TimerPoller {
   private next: Promise<number> | undefined;
 
   constructor(
-    private readonly store: RedisMessageStore,
+    private readonly store: MessageStore,
     private readonly host: MessageHost,
     private readonly clock: Clock,
     private readonly ownedPartitions: () => number[],

@@ -8,7 +8,7 @@
 //
 // The same queue carries repair commands (an instruction for a platform, after the requester chose
 // resync for a record held wrongly); those go to the Repairer.
-import type { InboundMessage, JetStreamTransport } from '../../transport/nats/jetstream-transport.ts';
+import type { Broadcast, InboundMessage } from '../../transport/ports.ts';
 import type { AssentConfig } from '../config/config.schema.ts';
 import type { MessageHost } from '../message/message-host.ts';
 import { isRepair, type Command, type ProcessingCommand } from '../message/message-turn.ts';
@@ -20,11 +20,13 @@ export class ProcessingWorker {
   private stopConsuming: (() => Promise<void>) | undefined;
 
   constructor(
-    private readonly nats: JetStreamTransport,
+    private readonly nats: Broadcast,
     private readonly host: MessageHost,
     private readonly config: AssentConfig,
     private readonly conditions: ConditionsCheck,
-    private readonly opts: { ackWaitMs: number; onError: (e: unknown) => void; fetch?: typeof fetch; repairer?: Repairer },
+    private readonly opts: {
+      ackWaitMs: number; onError: (e: unknown) => void; fetch?: typeof fetch; sleep?: (ms: number) => Promise<void>; repairer?: Repairer;
+    },
   ) {}
 
   async start(): Promise<void> {
@@ -71,7 +73,9 @@ export class ProcessingWorker {
       messageId: c.messageId, idempotencyKey: c.idempotencyKey, type: c.type, title: c.title, payload: c.payload,
       requester: c.requester, decision: c.decision, decisions: c.votes,
     };
-    return runOperation(operation, input, { allow: this.config.network.allow, ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}) });
+    return runOperation(operation, input, {
+      allow: this.config.network.allow, ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}), ...(this.opts.sleep ? { sleep: this.opts.sleep } : {}),
+    });
   }
 
   async stop(): Promise<void> {

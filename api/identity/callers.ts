@@ -20,7 +20,7 @@ import { checkTimestamp, readSignatureHeaders, signedByAny, signedPayload, SIGNA
 
 export { CALLER_HEADER, ON_BEHALF_HEADER, readSignedBody, signRequest, type SignedRequest } from './signed-request.ts';
 
-/** Remembers request ids across hub processes (transport/redis/redis-replay-store.ts). */
+/** Remembers request ids across hub processes (api/identity/replay-store.ts). */
 export interface ReplayStore {
   /** True for the first claim of `key` within `ttlMs`; false when it was claimed already. */
   claim(key: string, ttlMs: number): Promise<boolean>;

@@ -13,17 +13,13 @@
 // Non-admins are only ever read from indexes made of their own messages, so neither the items nor
 // the cursor (whose id is the last entry scanned) can name a message they may not see; filters
 // naming other people narrow those indexes (a stranger's requester filter yields an empty page).
+import type { PortalIndex, PortalPosition, PortalStore } from '../../transport/ports.ts';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Hub } from '../../actors/hub.ts';
 import type { MessageView } from '../../actors/message/message-view.ts';
 import { TOP_STATES, type TopState } from '../../machines/message.types.ts';
-import {
-  comparePositions,
-  type PortalIndex,
-  type PortalPosition,
-  type RedisPortalStore,
-} from '../../transport/redis/redis-portal-store.ts';
+import { comparePositions } from '../../transport/portal-order.ts';
 import { isAdmin, maySee, type Identity } from '../authorize.ts';
 import { Problem } from '../problems.ts';
 import { describeIssues } from '../schemas.ts';
@@ -101,7 +97,7 @@ export type ListItem = MessageJson;
 
 /** One page of the list: the items, and where the next page starts (null at the end). */
 export async function listMessages(
-  portal: RedisPortalStore,
+  portal: PortalStore,
   who: Identity,
   q: ListQuery,
   after: PortalPosition | undefined,
@@ -159,7 +155,7 @@ function ownEntries(who: Identity): string[] {
  * The indexes to read: every plan that holds all the messages the query can answer, the cheapest
  * (fewest entries) of them. A non-admin's plans only use indexes of their own messages.
  */
-async function chooseIndexes(portal: RedisPortalStore, who: Identity, q: ListQuery): Promise<PortalIndex[]> {
+async function chooseIndexes(portal: PortalStore, who: Identity, q: ListQuery): Promise<PortalIndex[]> {
   const admin = isAdmin(who);
   const own = ownEntries(who);
   const mayUse = (entryOf: string) => admin || own.includes(entryOf);
@@ -188,7 +184,7 @@ class MergedIndexes {
   private readonly sources: Array<{ index: PortalIndex; buffer: PortalPosition[]; after: PortalPosition | undefined; done: boolean }>;
   private lastOut: PortalPosition | undefined;
 
-  constructor(private readonly portal: RedisPortalStore, indexes: PortalIndex[], after: PortalPosition | undefined, private readonly batch: number) {
+  constructor(private readonly portal: PortalStore, indexes: PortalIndex[], after: PortalPosition | undefined, private readonly batch: number) {
     this.sources = [...new Set(indexes)].map((index) => ({ index, buffer: [], after, done: false }));
   }
 

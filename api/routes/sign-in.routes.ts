@@ -9,7 +9,7 @@
 // cookie cannot be promoted); `returnTo` must be a path on this hub, never another site.
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
-import type { RedisSessionStore, Session } from '../../transport/redis/redis-session-store.ts';
+import type { SessionStore, Session } from '../session/session-store.ts';
 import { Problem } from '../problems.ts';
 import { SignInError, type SignInClient } from '../session/sign-in.ts';
 import { clearCookie, readCookie, writeCookie, type CookiePolicy } from '../session/session-cookies.ts';
@@ -18,7 +18,7 @@ import { isPlausibleUserId } from '../identity/callers.ts';
 
 export interface SignInDeps {
   clients: ReadonlyMap<string, SignInClient>;
-  sessions: RedisSessionStore;
+  sessions: SessionStore;
   session: { ttlMs: number; idleMs: number };
   cookies: CookiePolicy;
   /** Where the hub is reached from outside; without it (development), the request's own origin. */

@@ -14,6 +14,7 @@
 // (on disk, not in Redis), and its consumers would have acknowledged them all by now.
 // Actors are passivated as they go (the host's idle time is 0 here), so the loader's memory holds
 // message ids, not actors.
+import type { InboundMessage } from '../../transport/ports.ts';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { systemClock } from '../../actors/clock.ts';
@@ -25,7 +26,7 @@ import { PortalPlatform } from '../../actors/listeners/portal.platform.ts';
 import { MessageHost, type Caller } from '../../actors/message/message-host.ts';
 import { OutboxRelay } from '../../actors/message/outbox-relay.ts';
 import { resolveSubmission, type SubmitRequest } from '../../actors/submission.ts';
-import { streamNames, type InboundMessage, type JetStreamTransport } from '../../transport/nats/jetstream-transport.ts';
+import { streamNames, type JetStreamTransport } from '../../transport/nats/jetstream-transport.ts';
 import { connectRedis } from '../../transport/redis/redis-connection.ts';
 import { DEFAULT_PARTITIONS, partitionKeys } from '../../transport/redis/redis-keys.ts';
 import { RedisMessageStore } from '../../transport/redis/redis-message-store.ts';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.ts';
-import { RedisIdempotencyGate } from '../../api/idempotency-gate.ts';
+import { StoreIdempotencyGate } from '../../api/idempotency-gate.ts';
 import { identityFor } from '../../api/identity/identity-setup.ts';
 import { CONSOLE_DIST } from '../../api/routes/console.routes.ts';
 import { hubFixture } from '../support/hub-fixture.ts';
@@ -54,7 +54,7 @@ describe('the console in a browser', () => {
   async function startHub() {
     const hub = await fx.start({ configDoc: { groups: { travel: ['adam', 'bea'] } } });
     const identity = await identityFor(hub, { dataDir: await dirs.make(), production: false, log: () => {} });
-    const app = createApp({ hub, ...identity, idempotency: new RedisIdempotencyGate(hub.idempotency) });
+    const app = createApp({ hub, ...identity, idempotency: new StoreIdempotencyGate(hub.idempotency) });
     fetchApp = (r, env) => app.fetch(r, env);
     return hub;
   }

@@ -1,16 +1,16 @@
-// The whole lifecycle on Redis and NATS with an `http` processing operation against a local endpoint
+// The whole lifecycle, on each backend, with an `http` processing operation against a local endpoint
 // and a type whose conditions the first result fails: submit -> approve -> processing -> rejected for
 // revision (conditions failed, claim 6) -> REVISE -> processing again under a new idempotency key ->
 // validated -> distributed. And the other revision loop: an approver RETURNs it for edits ->
 // rejected for revision (returned) -> REVISE -> back to the approvers -> approve -> distributed.
 import { describe, expect, it } from 'vitest';
 import { expectHistory } from '../support/history.ts';
-import { hubFixture } from '../support/hub-fixture.ts';
+import { BACKENDS, hubFixture } from '../support/hub-fixture.ts';
 import { httpReceiverFixture, type HttpReceiver } from '../support/http-receiver.ts';
 import { eventually } from '../support/services.ts';
 
-describe('the whole lifecycle with an http processing operation', () => {
-  const fx = hubFixture();
+describe.each(BACKENDS)('the whole lifecycle with an http processing operation (%s)', (backend) => {
+  const fx = hubFixture(backend);
   const receiver = httpReceiverFixture();
 
   /** The processing endpoint: answers `{ total: payload.amount }`. */

@@ -3,12 +3,13 @@
 // event id is a DUPLICATE. On hubs: two hubs split the partitions, a request sent to the wrong hub
 // is forwarded to the owner and commits once, and a hub that still believes it owns a partition
 // another hub took is fenced, gives it up and forwards.
+import type { Commit } from '../../transport/ports.ts';
 import { Redis } from 'ioredis';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { newMessageId } from '../../actors/hub.ts';
 import { ownerOf } from '../../actors/cluster/partition-ownership.ts';
 import { messageKeys, partitionKeys } from '../../transport/redis/redis-keys.ts';
-import { RedisMessageStore, type Commit } from '../../transport/redis/redis-message-store.ts';
+import { RedisMessageStore } from '../../transport/redis/redis-message-store.ts';
 import { FULL_LIFECYCLE, expectHistory } from '../support/history.ts';
 import { hubFixture } from '../support/hub-fixture.ts';
 import { REDIS_URL, eventually, redisNamespace } from '../support/services.ts';

@@ -2,6 +2,7 @@
 // Redis by every hub process, and nobody able to take over an account that belongs to someone else.
 import { describe, expect, it } from 'vitest';
 import { IdentityMap } from '../../actors/identity/identity-map.ts';
+import { RedisKeyValues } from '../../transport/redis/redis-key-values.ts';
 import { redisNamespace } from '../support/services.ts';
 
 describe('the identity map', () => {
@@ -9,7 +10,7 @@ describe('the identity map', () => {
   const people = { mia: { name: 'Mia Chen', email: 'Mia@Example.com', slack: 'U1' } };
 
   it('maps configured accounts both ways, e-mail addresses without regard to case', async () => {
-    const map = new IdentityMap(people, ns.redis, ns.prefix);
+    const map = new IdentityMap(people, new RedisKeyValues(ns.redis), ns.prefix);
     expect(await map.userOf('slack', 'U1')).toBe('mia');
     expect(await map.userOf('email', 'mia@example.COM')).toBe('mia');
     expect(await map.accountOf('slack', 'mia')).toBe('U1');
@@ -19,8 +20,8 @@ describe('the identity map', () => {
   });
 
   it('learns a link once, for every hub process, and never hands an account to a second person', async () => {
-    const one = new IdentityMap(people, ns.redis, ns.prefix);
-    const other = new IdentityMap(people, ns.connect(), ns.prefix);
+    const one = new IdentityMap(people, new RedisKeyValues(ns.redis), ns.prefix);
+    const other = new IdentityMap(people, new RedisKeyValues(ns.connect()), ns.prefix);
     expect(await one.link('feishu', 'ou_noah', 'noah')).toBe('linked');
     expect(await other.userOf('feishu', 'ou_noah')).toBe('noah');
     expect(await other.accountOf('feishu', 'noah')).toBe('ou_noah');

@@ -3,14 +3,15 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { hubFixture } from '../support/hub-fixture.ts';
+import { BACKENDS, hubFixture } from '../support/hub-fixture.ts';
 import { eventually } from '../support/services.ts';
 
-describe('kill -9 of a hub process', () => {
-  const fx = hubFixture();
+describe.each(BACKENDS)('kill -9 of a hub process (%s)', (backend) => {
+  const fx = hubFixture(backend);
 
   it('loses no acknowledged submit or decision, and processes each message once', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/hub-driver.ts', fx.prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const where = backend === 'embedded' ? [await fx.dataDir()] : [];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/hub-driver.ts', fx.prefix, ...where], { stdio: ['ignore', 'pipe', 'inherit'] });
     const submitted = new Set<string>();
     const approved = new Set<string>();
     const lines = createInterface({ input: child.stdout! });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { hubFixture } from '../support/hub-fixture.ts';
+import { BACKENDS, hubFixture } from '../support/hub-fixture.ts';
 import { eventually } from '../support/services.ts';
 
-describe('a message lifecycle on Redis and NATS', () => {
-  const fx = hubFixture();
+describe.each(BACKENDS)('a message lifecycle (%s)', (backend) => {
+  const fx = hubFixture(backend);
 
   it('runs a generic message from submit to distributed, with every state in its history', async () => {
     const hub = await fx.start();

@@ -7,7 +7,7 @@ import { afterEach } from 'vitest';
 import type { Hub } from '../../actors/hub.ts';
 import { createApp, type ApiDeps } from '../../api/app.ts';
 import { authenticatorFor } from '../../api/authenticate.ts';
-import { RedisIdempotencyGate } from '../../api/idempotency-gate.ts';
+import { StoreIdempotencyGate } from '../../api/idempotency-gate.ts';
 import { mintDevToken } from '../../api/identity/dev-issuer.ts';
 import { createTokenVerifier } from '../../api/identity/token-verifier.ts';
 
@@ -21,7 +21,7 @@ export function apiFixture() {
     dirs.push(dataDir);
     const verifier = await createTokenVerifier({ mode: 'dev', dataDir });
     const app = createApp({
-      hub, authenticate: authenticatorFor(verifier, hub), replays: hub.replays, idempotency: new RedisIdempotencyGate(hub.idempotency), ...options,
+      hub, authenticate: authenticatorFor(verifier, hub), replays: hub.replays, idempotency: new StoreIdempotencyGate(hub.idempotency), ...options,
     });
     const tokens = new Map<string, string>();
     const tokenFor = async (user: string, opts: { roles?: string[]; platform?: string } = {}) => {

@@ -10,6 +10,14 @@ describe('assent start settings', () => {
     });
   });
 
+  it('runs embedded in ASSENT_DATA_DIR when neither REDIS_URL nor NATS_URL is set', () => {
+    const s = readStartSettings([], { ASSENT_DATA_DIR: '/var/lib/assent' });
+    expect(s.redisUrl).toBeUndefined();
+    expect(s.natsUrl).toBeUndefined();
+    expect(s.dataDir).toBe('/var/lib/assent');
+    expect(readStartSettings(['--data-dir', 'here'], {}).dataDir).toBe('here');
+  });
+
   it('takes an OpenID Connect issuer from the environment', () => {
     const s = readStartSettings([], { REDIS_URL: 'r', NATS_URL: 'n', ASSENT_OIDC_ISSUER: 'https://id.example.com' });
     expect(s.oidc).toEqual({ issuer: 'https://id.example.com', audience: 'assent' });

@@ -6,48 +6,16 @@ import {
   AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, connect, nanos,
   type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection, type Subscription,
 } from 'nats';
+import type { Broadcast, ConsumerSettings, InboundMessage, StreamNames } from '../ports.ts';
+import { streamNames } from '../stream-names.ts';
 import { TransportError } from '../transport-error.ts';
 
-export interface StreamNames {
-  transitions: string;
-  commands: string;
-  transitionSubject: (messageId: string) => string;
-  commandSubject: (messageId: string) => string;
-  turnSubject: (partition: number) => string;
-}
+export { streamNames };
 
-/** `prefix` isolates one hub deployment (and each test) from another on a shared NATS server. */
-export function streamNames(prefix: string): StreamNames {
-  const p = prefix.replace(/[^A-Za-z0-9_-]/g, '_');
-  return {
-    transitions: `${p.toUpperCase()}_TRANSITIONS`,
-    commands: `${p.toUpperCase()}_COMMANDS`,
-    transitionSubject: (id) => `${p}.transitions.${id}`,
-    commandSubject: (id) => `${p}.commands.${id}`,
-    turnSubject: (partition) => `${p}.turn.${partition}`,
-  };
-}
-
-/** A delivered stream message, free of the nats types. */
-export interface InboundMessage {
-  data: string;
-  deliveryCount: number;
-  ack(): Promise<void>;
-  retryAfter(ms: number): void;
-  inProgress(): void;
-}
-
-export interface ConsumerSettings {
-  durable: string;
-  /** Told of every handler failure; the message is redelivered a second later. */
-  onError?: (e: unknown) => void;
-  ackWaitMs: number;
-  maxAckPending: number;
-}
 
 const DUPLICATE_WINDOW_MS = 10 * 60_000;
 
-export class JetStreamTransport {
+export class JetStreamTransport implements Broadcast {
   private constructor(
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,

@@ -9,29 +9,10 @@
 // characters are bounded whatever they hold.
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { IdempotencyBegin, IdempotencyStore, StoredResponse } from '../ports.ts';
+import { DAY_MS, checkKey, parseStoredResponse, positiveMs, type IdempotencyStoreOptions } from '../idempotency-rules.ts';
 import { TransportError } from '../transport-error.ts';
 
-export interface StoredResponse {
-  status: number;
-  body: string;
-  headers: Record<string, string>;
-}
-
-export type IdempotencyBegin =
-  | { kind: 'started'; token: string }
-  | { kind: 'replay'; response: StoredResponse }
-  | { kind: 'in-flight' }
-  | { kind: 'mismatch' };
-
-export interface IdempotencyStoreOptions {
-  /** How long a completed record answers replays. Default 24 h. */
-  recordTtlMs?: number;
-  /** How long a running request holds its key before another caller may start it again. Default 60 s. */
-  inFlightTtlMs?: number;
-}
-
-export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 // begin: KEYS record; ARGV fingerprint, token, inFlightTtlMs. A missing record (never used,
 // abandoned, expired, or a lapsed lock) is taken as running under `token`. Another fingerprint is a
@@ -71,7 +52,7 @@ type WithScripts = Redis & {
   idempotencyAbandon(record: string, token: string): Promise<number>;
 };
 
-export class RedisIdempotencyStore {
+export class RedisIdempotencyStore implements IdempotencyStore {
   private readonly redis: WithScripts;
   private readonly recordTtlMs: number;
   private readonly inFlightTtlMs: number;
@@ -109,7 +90,7 @@ export class RedisIdempotencyStore {
       case 'mismatch':
         return { kind };
       case 'replay':
-        return { kind, response: parseResponse(raw) };
+        return { kind, response: readable(parseStoredResponse(raw)) };
       default:
         throw new TransportError('REDIS_PROTOCOL', `idempotencyBegin answered ${String(kind)}`);
     }
@@ -132,38 +113,13 @@ export class RedisIdempotencyStore {
   }
 }
 
-/** The fingerprint of a request: sha256 hex over method, path and body, each length-prefixed. */
-export function fingerprintOf(method: string, path: string, body: string): string {
-  const h = createHash('sha256');
-  for (const part of [method, path, body]) h.update(`${Buffer.byteLength(part)}:`).update(part);
-  return h.digest('hex');
-}
 
 function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
-function checkKey(key: string): void {
-  if (key.length === 0) throw new RangeError('Idempotency-Key is empty');
-  if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
-    throw new RangeError(`Idempotency-Key is longer than ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
-  }
-}
 
-function positiveMs(name: string, ms: number): number {
-  if (!Number.isSafeInteger(ms) || ms <= 0) throw new RangeError(`${name} must be a positive whole number of milliseconds`);
-  return ms;
-}
 
-function parseResponse(raw: string | undefined): StoredResponse {
-  try {
-    const r = JSON.parse(raw ?? '') as StoredResponse;
-    if (typeof r.status === 'number' && typeof r.body === 'string' && r.headers && typeof r.headers === 'object') return r;
-  } catch {
-    // fall through
-  }
-  throw new TransportError('REDIS_PROTOCOL', 'A stored idempotent response is not readable');
-}
 
 async function wrap<T>(what: string, op: () => Promise<T>): Promise<T> {
   try {
@@ -171,4 +127,9 @@ async function wrap<T>(what: string, op: () => Promise<T>): Promise<T> {
   } catch (cause) {
     throw new TransportError('REDIS_UNAVAILABLE', `Redis failed to ${what}`, { cause });
   }
+}
+
+function readable(response: StoredResponse | undefined): StoredResponse {
+  if (!response) throw new TransportError('REDIS_PROTOCOL', 'A stored idempotent response is not readable');
+  return response;
 }

@@ -1,70 +1,11 @@
 // The message store on Redis: snapshots, logs, outbox and durable timers of every partition.
 // One verb a method; every Redis error leaves as a TransportError with its cause.
 import { Redis } from 'ioredis';
+import type { AuditTrail, Commit, CommitResult, DueTimer, MessageStore, OutboxEntry, StoredMessage } from '../ports.ts';
 import { TransportError } from '../transport-error.ts';
 import { COMMIT_TRANSITION_LUA } from './commit-transition.lua.ts';
 import { RENEW_LEASE_LUA, ACQUIRE_LEASE_LUA, RELEASE_LEASE_LUA } from './partition-lease.lua.ts';
 import { messageKeys, nodesKey, partitionKeys, partitionOf } from './redis-keys.ts';
-
-export interface StoredMessage {
-  version: number;
-  envelope: string;
-  state: string;
-  createdAt: number;
-  updatedAt: number;
-  /** The audit chain head: the hash of the latest log entry ('' before the first chained one). */
-  chain: string;
-}
-
-export interface TimerChange {
-  /** Unique per message: `<messageId>|<timerId>`. */
-  member: string;
-  dueMs: number;
-  event: string;
-}
-
-export interface Commit {
-  messageId: string;
-  epoch: number;
-  expectedVersion: number;
-  eventId?: string;
-  envelope: string;
-  state: string;
-  logEntry: string;
-  /** The log entry's audit hash (actors/audit/audit-chain.ts); without one the entry is outside the chain. */
-  entryHash?: string;
-  nowMs: number;
-  outbox: Array<{ kind: string; payload: string }>;
-  removeTimers: string[];
-  addTimers: TimerChange[];
-  /** The timer this turn fires: the commit is refused if it was cancelled or re-armed meanwhile. */
-  firedTimer?: { member: string; dueMs: number };
-}
-
-export type CommitResult =
-  | { status: 'OK'; version: number }
-  | { status: 'DUPLICATE'; version: number }
-  | { status: 'CONFLICT'; version: number }
-  | { status: 'STALE_TIMER' }
-  | { status: 'FENCED'; epoch: number };
-
-/** A message's log as the audit trail reads it (see actors/audit/audit-chain.ts). */
-export interface AuditTrail {
-  head: { version: number; chain: string } | undefined;
-  log: Array<{ id: string; entry: string; hash?: string }>;
-}
-
-export interface OutboxEntry {
-  id: string;
-  messageId: string;
-  version: number;
-  kind: string;
-  payload: string;
-}
-
-export interface DueTimer extends TimerChange {
-  messageId: string;
-}
 
 type Scripts = Redis & {
   commitTransition(...args: Array<string | number>): Promise<[string, string]>;
@@ -85,7 +26,7 @@ end
 return 0
 `;
 
-export class RedisMessageStore {
+export class RedisMessageStore implements MessageStore {
   private readonly redis: Scripts;
 
   constructor(redis: Redis, readonly prefix: string, readonly partitions: number) {

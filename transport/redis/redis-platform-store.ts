@@ -2,14 +2,8 @@
 // version, with the delivery status and lag), and the dead letters of deliveries that ran out of
 // retries. Versions only move forward: a late or redelivered copy never moves a platform back.
 import type { Redis } from 'ioredis';
+import type { DeadLetter, PlatformHolding, PlatformStore } from '../ports.ts';
 import { TransportError } from '../transport-error.ts';
-
-export interface PlatformHolding {
-  version: number;
-  status: 'delivered' | 'failed' | 'skipped';
-  at: number;
-  lagMs: number;
-}
 
 const MARK_SYNCED_LUA = `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
@@ -50,7 +44,7 @@ type WithScript = Redis & {
   settleDelivery(holdings: string, lock: string, id: string, version: number, json: string, holder: string): Promise<number>;
 };
 
-export class RedisPlatformStore {
+export class RedisPlatformStore implements PlatformStore {
   private readonly redis: WithScript;
 
   constructor(redis: Redis, private readonly prefix: string) {
@@ -107,7 +101,7 @@ export class RedisPlatformStore {
     return Object.fromEntries(platforms.map((p, i) => [p, rows[i]]));
   }
 
-  async deadLetter(entry: { platform: string; messageId: string; version: number; error: string; attempts: number; at: number }): Promise<void> {
+  async deadLetter(entry: DeadLetter): Promise<void> {
     await wrap(() => this.redis.xadd(`${this.prefix}:dead-letters`, 'MAXLEN', '~', '100000', '*', 'entry', JSON.stringify(entry)));
   }
 

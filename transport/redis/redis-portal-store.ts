@@ -5,6 +5,8 @@
 // The index keys are built inside the script: fine on one Redis; Redis Cluster would need the
 // read model on a single slot.
 import type { Redis } from 'ioredis';
+import type { PortalEntry, PortalIndex, PortalPosition, PortalStore } from '../ports.ts';
+import { compareIds } from '../portal-order.ts';
 import { TransportError } from '../transport-error.ts';
 
 const UPSERT_VIEW_LUA = `
@@ -23,23 +25,9 @@ for _, a in ipairs(cjson.decode(ARGV[9])) do redis.call('ZADD', p .. 'inbox:' ..
 return 1
 `;
 
-export interface PortalEntry {
-  id: string;
-  version: number;
-  state: string;
-  requester: string;
-  type: string;
-  updatedAt: number;
-  awaiting: string[];
-  approvers: string[];
-  view: string;
-}
-
-export type PortalIndex = 'all' | `state:${string}` | `requester:${string}` | `type:${string}` | `approver:${string}` | `inbox:${string}`;
-
 type WithScript = Redis & { upsertPortalView(...args: Array<string | number>): Promise<number> };
 
-export class RedisPortalStore {
+export class RedisPortalStore implements PortalStore {
   private readonly redis: WithScript;
   private readonly base: string;
 
@@ -122,22 +110,6 @@ export class RedisPortalStore {
   }
 }
 
-/** Where one message sits in an index: its score (updatedAt) and id. */
-export interface PortalPosition {
-  score: number;
-  id: string;
-}
-
-/** Orders ids as Redis orders equal-score members: bytewise. */
-export function compareIds(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
-/** Newest first: the higher score, then the higher id. Negative when `a` comes first. */
-export function comparePositions(a: PortalPosition, b: PortalPosition): number {
-  return b.score - a.score || compareIds(b.id, a.id);
-}
-
 function pairs(flat: string[]): PortalPosition[] {
   const out: PortalPosition[] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i]!, score: Number(flat[i + 1]) });
@@ -151,3 +123,5 @@ async function wrap<T>(op: () => Promise<T>): Promise<T> {
     throw new TransportError('REDIS_UNAVAILABLE', 'Redis failed to read or update the portal read model', { cause });
   }
 }
+
+export { compareIds, comparePositions } from '../portal-order.ts';

@@ -7,22 +7,9 @@
 // Redis Cluster would need them on one slot.)
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { RateLimit, RateLimiter, TakeResult } from '../ports.ts';
+import { bucketShape } from '../rate-limit-shape.ts';
 import { TransportError } from '../transport-error.ts';
-
-export interface RateLimit {
-  /** Sustained requests per second (more than 0). */
-  ratePerSecond: number;
-  /** Requests allowed at once from a full bucket (at least 1). */
-  burst: number;
-}
-
-export type TakeResult = { allowed: true } | { allowed: false; retryAfterMs: number };
-
-/** What the API's rate-limit middleware needs (tests pass a fake). */
-export interface RateLimiter {
-  take(key: string, limit: RateLimit): Promise<TakeResult>;
-  takeAll(buckets: ReadonlyArray<{ key: string; limit: RateLimit }>): Promise<TakeResult & { refusedBy?: string }>;
-}
 
 // takeAll: KEYS one per bucket; ARGV per bucket: interval (ms per request), tolerance (ms: burst *
 // interval). Each key holds its bucket's theoretical arrival time (TAT, ms). A request fits when
@@ -84,7 +71,7 @@ export class RedisRateLimiter implements RateLimiter {
     const args: Array<string | number> = [];
     for (const b of buckets) args.push(this.redisKey(b.key));
     for (const b of buckets) {
-      const { interval, tolerance } = shape(b.limit);
+      const { interval, tolerance } = bucketShape(b.limit);
       args.push(interval, tolerance);
     }
     let reply: [number, number];
@@ -97,11 +84,4 @@ export class RedisRateLimiter implements RateLimiter {
     if (which === 0) return { allowed: true };
     return { allowed: false, retryAfterMs: Math.max(1, waitMs), refusedBy: buckets[which - 1]?.key ?? '' };
   }
-}
-
-function shape(limit: RateLimit): { interval: number; tolerance: number } {
-  if (!(limit.ratePerSecond > 0) || !Number.isFinite(limit.ratePerSecond)) throw new RangeError(`ratePerSecond must be a positive number, not ${limit.ratePerSecond}`);
-  if (!Number.isInteger(limit.burst) || limit.burst < 1) throw new RangeError(`burst must be a whole number of at least 1, not ${limit.burst}`);
-  const interval = 1000 / limit.ratePerSecond;
-  return { interval, tolerance: interval * limit.burst };
 }

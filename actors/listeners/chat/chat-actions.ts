@@ -13,7 +13,7 @@
 // event's id in the message's log, so a click delivered twice applies once). Anything else is
 // refused, and the clicker is told why on the card.
 import { maySend, type Identity } from '../../../api/authorize.ts';
-import type { RedisChatStore } from '../../../transport/redis/redis-chat-store.ts';
+import type { ChatStore } from './chat-store.ts';
 import type { Clock } from '../../clock.ts';
 import type { IdentityMap } from '../../identity/identity-map.ts';
 import type { Caller, TurnOutcome } from '../../message/message-host.ts';
@@ -80,7 +80,7 @@ export class ChatActions {
   constructor(
     private readonly adapters: ReadonlyMap<string, ChatAdapter>,
     private readonly deps: {
-      hub: DecidingHub; people: IdentityMap; tokens: ActionTokens; ledger: RedisChatStore; clock: Clock; publicUrl?: string;
+      hub: DecidingHub; people: IdentityMap; tokens: ActionTokens; ledger: ChatStore; clock: Clock; publicUrl?: string;
       log?: (level: 'warn', message: string, fields: Record<string, unknown>) => void;
     },
   ) {

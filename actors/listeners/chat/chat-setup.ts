@@ -1,7 +1,7 @@
 // Puts the chat side of a hub together: the people map, the ledger, the action key, one
 // ChatPlatform (a listener's platform) per adapter, and the ChatActions that take their callbacks.
-import type { Redis } from 'ioredis';
-import { RedisChatStore } from '../../../transport/redis/redis-chat-store.ts';
+import type { KeyValueStore } from '../../../transport/ports.ts';
+import { ChatStore } from './chat-store.ts';
 import type { Clock } from '../../clock.ts';
 import type { AssentConfig } from '../../config/config.schema.ts';
 import { IdentityMap } from '../../identity/identity-map.ts';
@@ -16,11 +16,11 @@ export interface ChatSetup {
   actions: ChatActions;
   people: IdentityMap;
   tokens: ActionTokens;
-  store: RedisChatStore;
+  store: ChatStore;
 }
 
 export async function setUpChat(o: {
-  redis: Redis;
+  keys: KeyValueStore;
   prefix: string;
   config: AssentConfig;
   clock: Clock;
@@ -29,9 +29,9 @@ export async function setUpChat(o: {
   adapters: (context: (platform: string) => AdapterContext) => ChatAdapter[];
   log?: (level: 'warn', message: string, fields: Record<string, unknown>) => void;
 }): Promise<ChatSetup> {
-  const store = new RedisChatStore(o.redis, o.prefix);
-  const people = new IdentityMap(o.config.people, o.redis, o.prefix);
-  const tokens = new ActionTokens(await actionKey(o.redis, o.prefix));
+  const store = new ChatStore(o.keys, o.prefix);
+  const people = new IdentityMap(o.config.people, o.keys, o.prefix);
+  const tokens = new ActionTokens(await actionKey(o.keys, o.prefix));
   const context = (platform: string): AdapterContext => ({ allow: o.config.network.allow, clock: o.clock, memory: store.memory(platform) });
   const adapters = o.adapters(context);
   const publicUrl = o.config.publicUrl;

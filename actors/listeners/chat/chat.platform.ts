@@ -19,7 +19,7 @@
 // transition does not send a recorded card again, and a delivery that fails halfway resumes where
 // it stopped. At least once, still: a crash between a platform's send and the ledger write sends
 // that card again (platforms with an idempotency key for sends get the card's `sendKey`).
-import type { RedisChatStore, LedgerEntry } from '../../../transport/redis/redis-chat-store.ts';
+import type { ChatStore, LedgerEntry } from './chat-store.ts';
 import type { Clock } from '../../clock.ts';
 import type { IdentityMap } from '../../identity/identity-map.ts';
 import type { MessageView, TransitionRecord } from '../../message/message-view.ts';
@@ -33,7 +33,7 @@ import {
 } from './chat-cards.ts';
 
 export interface ChatPlatformDeps {
-  ledger: RedisChatStore;
+  ledger: ChatStore;
   people: IdentityMap;
   tokens: ActionTokens;
   clock: Clock;

@@ -1,7 +1,7 @@
 // The single use of an e-mailed approve or reject link: the first POST claims the link's nonce, and
 // every later POST (from any hub process) finds it taken. In Redis the claim is one `SET key 1 NX PX
 // ttl`, atomic across processes; the key lives until the link would have expired anyway (plus a
-// margin), after which the token itself is refused. Keys follow RedisChatStore.claimOnce's layout
+// margin), after which the token itself is refused. Keys follow ChatStore.claimOnce's layout
 // (`<prefix>:once:<key>`), so either can serve the other's claims.
 import type { Redis } from 'ioredis';
 

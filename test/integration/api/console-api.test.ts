@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Hub } from '../../../actors/hub.ts';
 import { createApp } from '../../../api/app.ts';
-import { RedisIdempotencyGate } from '../../../api/idempotency-gate.ts';
+import { StoreIdempotencyGate } from '../../../api/idempotency-gate.ts';
 import { identityFor } from '../../../api/identity/identity-setup.ts';
 import { apiFixture } from '../../support/api-fixture.ts';
 import { hubFixture } from '../../support/hub-fixture.ts';
@@ -40,7 +40,7 @@ describe('the console\'s API', () => {
     mkdirSync(join(dist, 'assets'));
     writeFileSync(join(dist, 'index.html'), '<!doctype html><title>Assent</title><script type="module" src="/assets/app.js"></script>');
     writeFileSync(join(dist, 'assets', 'app.js'), `console.log(${JSON.stringify('assent '.repeat(400))})`);
-    return createApp({ hub, ...identity, idempotency: new RedisIdempotencyGate(hub.idempotency), consoleDist: dist });
+    return createApp({ hub, ...identity, idempotency: new StoreIdempotencyGate(hub.idempotency), consoleDist: dist });
   }
 
   it('lists the types with their payload schema, and refuses a payload that does not fit it', async () => {

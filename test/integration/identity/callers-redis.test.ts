@@ -8,7 +8,8 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import type { Caller } from '../../../actors/config/identity.schema.ts';
 import { authenticateCaller } from '../../../api/identity/callers.ts';
-import { RedisReplayStore } from '../../../transport/redis/redis-replay-store.ts';
+import { ReplayStore } from '../../../api/identity/replay-store.ts';
+import { RedisKeyValues } from '../../../transport/redis/redis-key-values.ts';
 import { TransportError } from '../../../transport/transport-error.ts';
 import { REDIS_URL, redisNamespace } from '../../support/services.ts';
 
@@ -25,11 +26,11 @@ function signedRequest(id: string, ts: number) {
   return { method: 'POST', pathWithQuery: '/v1/messages', headers, body: '{}' };
 }
 
-describe('RedisReplayStore', () => {
+describe('ReplayStore on Redis', () => {
   const ns = redisNamespace();
 
   it('refuses a second claim of the same key within the time to live', async () => {
-    const store = new RedisReplayStore(ns.redis, ns.prefix);
+    const store = new ReplayStore(new RedisKeyValues(ns.redis), ns.prefix);
     expect(await store.claim('erp\nmsg_1', 60_000)).toBe(true);
     expect(await store.claim('erp\nmsg_1', 60_000)).toBe(false);
     expect(await store.claim('erp\nmsg_2', 60_000)).toBe(true);
@@ -40,8 +41,8 @@ describe('RedisReplayStore', () => {
   });
 
   it('refuses a replay claimed by another hub process sharing the Redis', async () => {
-    const hubA = new RedisReplayStore(ns.connect(), ns.prefix);
-    const hubB = new RedisReplayStore(ns.connect(), ns.prefix);
+    const hubA = new ReplayStore(new RedisKeyValues(ns.connect()), ns.prefix);
+    const hubB = new ReplayStore(new RedisKeyValues(ns.connect()), ns.prefix);
     expect(await hubA.claim('erp\nmsg_a', 60_000)).toBe(true);
     expect(await hubB.claim('erp\nmsg_a', 60_000)).toBe(false);
     expect(await hubB.claim('erp\nmsg_b', 60_000)).toBe(true);
@@ -49,13 +50,13 @@ describe('RedisReplayStore', () => {
   });
 
   it('lets exactly one of many concurrent claims win', async () => {
-    const stores = [0, 1, 2, 3].map(() => new RedisReplayStore(ns.connect(), ns.prefix));
+    const stores = [0, 1, 2, 3].map(() => new ReplayStore(new RedisKeyValues(ns.connect()), ns.prefix));
     const wins = await Promise.all(stores.flatMap((s) => [s.claim('erp\nrace', 60_000), s.claim('erp\nrace', 60_000)]));
     expect(wins.filter(Boolean)).toHaveLength(1);
   });
 
   it('forgets a claim after its time to live', async () => {
-    const store = new RedisReplayStore(ns.redis, ns.prefix);
+    const store = new ReplayStore(new RedisKeyValues(ns.redis), ns.prefix);
     expect(await store.claim('erp\nmsg_ttl', 60_000)).toBe(true);
     // Stand-in for ten minutes passing: Redis's own expiry, not a sleep.
     await ns.redis.pexpire(store.replayKey('erp\nmsg_ttl'), 1);
@@ -64,26 +65,26 @@ describe('RedisReplayStore', () => {
   });
 
   it('keeps hubs with different prefixes apart, and hashes keys', async () => {
-    const a = new RedisReplayStore(ns.redis, ns.prefix);
-    const b = new RedisReplayStore(ns.redis, `${ns.prefix}:other`);
+    const a = new ReplayStore(new RedisKeyValues(ns.redis), ns.prefix);
+    const b = new ReplayStore(new RedisKeyValues(ns.redis), `${ns.prefix}:other`);
     expect(await a.claim('erp\nmsg_p', 60_000)).toBe(true);
     expect(await b.claim('erp\nmsg_p', 60_000)).toBe(true);
     expect(a.replayKey('x'.repeat(10_000))).toMatch(new RegExp(`^${ns.prefix}:replay:[A-Za-z0-9_-]{43}$`));
   });
 
   it('refuses a nonsensical time to live, and wraps Redis failures', async () => {
-    const store = new RedisReplayStore(ns.redis, ns.prefix);
+    const store = new ReplayStore(new RedisKeyValues(ns.redis), ns.prefix);
     await expect(store.claim('k', 0)).rejects.toThrow(RangeError);
     await expect(store.claim('k', 1.5)).rejects.toThrow(RangeError);
     const closed = new Redis(REDIS_URL, { maxRetriesPerRequest: 0 });
     await closed.quit();
-    await expect(new RedisReplayStore(closed, ns.prefix).claim('k', 1000)).rejects.toBeInstanceOf(TransportError);
+    await expect(new ReplayStore(new RedisKeyValues(closed), ns.prefix).claim('k', 1000)).rejects.toBeInstanceOf(TransportError);
   });
 
   it('refuses a signed request replayed to another hub process', async () => {
     const now = () => 1_700_000_000_000;
-    const hubA = { callers: () => callers, replays: new RedisReplayStore(ns.connect(), ns.prefix), now };
-    const hubB = { callers: () => callers, replays: new RedisReplayStore(ns.connect(), ns.prefix), now };
+    const hubA = { callers: () => callers, replays: new ReplayStore(new RedisKeyValues(ns.connect()), ns.prefix), now };
+    const hubB = { callers: () => callers, replays: new ReplayStore(new RedisKeyValues(ns.connect()), ns.prefix), now };
     const req = () => signedRequest('msg_e2e', 1_700_000_000);
     expect(await authenticateCaller(req(), hubA)).toEqual({ user: 'alice', groups: [], roles: [], platform: 'erp' });
     await expect(authenticateCaller(req(), hubB)).rejects.toMatchObject({ code: 'AUTH_REPLAYED' });

@@ -1,17 +1,18 @@
 // Console sessions on the real Redis: what Redis holds cannot be used as a cookie, a session ends at
 // its lifetime, after its idle time and at sign-out, and a sign-in in progress can be completed once.
 import { describe, expect, it } from 'vitest';
-import { RedisSessionStore } from '../../../transport/redis/redis-session-store.ts';
+import { SessionStore } from '../../../api/session/session-store.ts';
+import { RedisKeyValues } from '../../../transport/redis/redis-key-values.ts';
 import { redisNamespace } from '../../support/services.ts';
 
 const HOUR = 3_600_000;
 
-describe('RedisSessionStore', () => {
+describe('SessionStore on Redis', () => {
   const ns = redisNamespace();
   const session = { user: 'alice', groups: ['finance'], roles: [], provider: 'corp', idToken: 'header.payload.signature' };
 
   it('keeps a session under the hash of its id, with a fresh CSRF token, until sign-out', async () => {
-    const store = new RedisSessionStore(ns.redis, ns.prefix);
+    const store = new SessionStore(new RedisKeyValues(ns.redis), ns.prefix);
     const a = await store.create(session, 8 * HOUR, HOUR);
     const b = await store.create(session, 8 * HOUR, HOUR);
     expect(a.id).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -29,7 +30,7 @@ describe('RedisSessionStore', () => {
   });
 
   it('ends a session after its idle time, moved on by use, and at its lifetime whatever the use', async () => {
-    const store = new RedisSessionStore(ns.redis, ns.prefix);
+    const store = new SessionStore(new RedisKeyValues(ns.redis), ns.prefix);
     const now = Date.now();
     const { id } = await store.create(session, 8 * HOUR, HOUR, now);
     const key = (await ns.redis.keys(`${ns.prefix}:session:*`))[0]!;
@@ -44,10 +45,10 @@ describe('RedisSessionStore', () => {
   });
 
   it('gives a sign-in in progress back once', async () => {
-    const store = new RedisSessionStore(ns.redis, ns.prefix);
+    const store = new SessionStore(new RedisKeyValues(ns.redis), ns.prefix);
     const pending = { provider: 'corp', state: 's', nonce: 'n', verifier: 'v', returnTo: '/inbox' };
     const id = await store.beginSignIn(pending);
-    const other = new RedisSessionStore(ns.redis, ns.prefix);
+    const other = new SessionStore(new RedisKeyValues(ns.redis), ns.prefix);
     const [first, second] = await Promise.all([store.takeSignIn(id), other.takeSignIn(id)]);
     expect([first, second].filter(Boolean)).toEqual([pending]);
     expect(await store.takeSignIn(id)).toBeUndefined();

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../../../actors/hub.ts';
 import { createApp } from '../../../api/app.ts';
-import { RedisIdempotencyGate } from '../../../api/idempotency-gate.ts';
+import { StoreIdempotencyGate } from '../../../api/idempotency-gate.ts';
 import { identityFor } from '../../../api/identity/identity-setup.ts';
 import { Browser } from '../../support/oidc/browser.ts';
 import {
@@ -71,7 +71,7 @@ describe('signing in with OpenID Connect providers', () => {
       },
     });
     const identity = await identityFor(hub, { dataDir: '/nonexistent', production: false, log: (_l, message, fields) => logs.push({ message, ...(fields ? { fields } : {}) }) });
-    const app = createApp({ hub, ...identity, idempotency: new RedisIdempotencyGate(hub.idempotency) });
+    const app = createApp({ hub, ...identity, idempotency: new StoreIdempotencyGate(hub.idempotency) });
     fetchApp = (r) => app.fetch(r);
     return hub;
   }

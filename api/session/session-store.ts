@@ -1,12 +1,12 @@
-// Console sessions and sign-ins in progress, shared by every hub process through Redis.
+// Console sessions and sign-ins in progress, shared by every hub process through the backend's
+// key-value store (Redis, or the embedded database).
 //
-// A session lives under the SHA-256 of its id, so what Redis holds (or a dump of it) cannot be
+// A session lives under the SHA-256 of its id, so what the store holds (or a dump of it) cannot be
 // replayed as a cookie. It ends at the first of: its absolute lifetime, `idleMs` without a request,
 // or sign-out. A sign-in in progress (state, nonce, PKCE verifier, where to return) is read once
-// with GETDEL: a callback that comes twice (a replayed authorization response) finds nothing.
+// and deleted in the same step: a callback that comes twice (a replayed authorization response) finds nothing.
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { TransportError } from '../transport-error.ts';
+import type { KeyValueStore } from '../../transport/ports.ts';
 
 export interface Session {
   user: string;
@@ -35,11 +35,11 @@ export interface PendingSignIn {
 const TOUCH_EVERY_MS = 60_000;
 const SIGN_IN_TTL_MS = 10 * 60_000;
 
-export class RedisSessionStore {
+export class SessionStore {
   private readonly touched = new Map<string, number>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly keys: KeyValueStore,
     private readonly prefix: string,
   ) {}
 
@@ -47,7 +47,7 @@ export class RedisSessionStore {
   async create(session: Omit<Session, 'csrf' | 'createdAt' | 'expiresAt'>, ttlMs: number, idleMs: number, now = Date.now()): Promise<{ id: string; session: Session }> {
     const id = randomId();
     const full: Session = { ...session, csrf: randomId(), createdAt: now, expiresAt: now + ttlMs };
-    await this.call(() => this.redis.set(this.key('session', id), JSON.stringify(full), 'PX', Math.min(ttlMs, idleMs)));
+    await this.keys.set(this.key('session', id), JSON.stringify(full), Math.min(ttlMs, idleMs));
     return { id, session: full };
   }
 
@@ -55,7 +55,7 @@ export class RedisSessionStore {
   async read(id: string, idleMs: number, now = Date.now()): Promise<Session | undefined> {
     if (!isId(id)) return undefined;
     const key = this.key('session', id);
-    const text = await this.call(() => this.redis.get(key));
+    const text = await this.keys.get(key);
     if (!text) return undefined;
     const session = JSON.parse(text) as Session;
     if (session.expiresAt <= now) return undefined;
@@ -63,7 +63,7 @@ export class RedisSessionStore {
     if (now - last >= TOUCH_EVERY_MS) {
       if (this.touched.size > 10_000) this.touched.clear();
       this.touched.set(key, now);
-      await this.call(() => this.redis.pexpire(key, Math.max(1, Math.min(idleMs, session.expiresAt - now))));
+      await this.keys.expire(key, Math.max(1, Math.min(idleMs, session.expiresAt - now)));
     }
     return session;
   }
@@ -72,20 +72,20 @@ export class RedisSessionStore {
     if (!isId(id)) return;
     const key = this.key('session', id);
     this.touched.delete(key);
-    await this.call(() => this.redis.del(key));
+    await this.keys.delete(key);
   }
 
   /** Keeps a sign-in in progress for ten minutes; the id goes into the browser's sign-in cookie. */
   async beginSignIn(pending: PendingSignIn): Promise<string> {
     const id = randomId();
-    await this.call(() => this.redis.set(this.key('sign-in', id), JSON.stringify(pending), 'PX', SIGN_IN_TTL_MS));
+    await this.keys.set(this.key('sign-in', id), JSON.stringify(pending), SIGN_IN_TTL_MS);
     return id;
   }
 
   /** The sign-in in progress, removed as it is read: it can be completed once. */
   async takeSignIn(id: string): Promise<PendingSignIn | undefined> {
     if (!isId(id)) return undefined;
-    const text = await this.call(() => this.redis.getdel(this.key('sign-in', id)));
+    const text = await this.keys.take(this.key('sign-in', id));
     return text ? (JSON.parse(text) as PendingSignIn) : undefined;
   }
 
@@ -93,13 +93,6 @@ export class RedisSessionStore {
     return `${this.prefix}:${kind}:${createHash('sha256').update(id).digest('base64url')}`;
   }
 
-  private async call<T>(run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (e) {
-      throw new TransportError('REDIS_UNAVAILABLE', 'the session store could not be reached', { cause: e });
-    }
-  }
 }
 
 function randomId(): string {

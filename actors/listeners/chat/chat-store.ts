@@ -4,8 +4,8 @@
 //   redelivered transition does not send it twice;
 // - a small memory per platform (Teams conversation references, WeCom response codes);
 // - single-use claims (a callback's event id, an e-mailed link's nonce).
-import type { Redis } from 'ioredis';
-import type { CardRef, PlatformMemory } from '../../actors/listeners/chat/chat-adapter.ts';
+import type { KeyValueStore } from '../../../transport/ports.ts';
+import type { CardRef, PlatformMemory } from './chat-adapter.ts';
 
 /** open: offers a decision; locked/deleted/replied/noted: how its end was shown; failed: the platform refused it for good. */
 export type CardState = 'open' | 'locked' | 'deleted' | 'replied' | 'noted' | 'failed';
@@ -29,8 +29,8 @@ export interface LedgerEntry {
 /** Ledgers of finished messages go away after this long. */
 const LEDGER_TTL_MS = 90 * 24 * 60 * 60 * 1000;
 
-export class RedisChatStore {
-  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+export class ChatStore {
+  constructor(private readonly keys: KeyValueStore, private readonly prefix: string) {}
 
   private ledgerKey(platform: string, messageId: string): string {
     return `${this.prefix}:cards:${platform}:${messageId}`;
@@ -38,38 +38,34 @@ export class RedisChatStore {
 
   /** Every card of a message on a platform, by slot ('approval:<step>:<account>', 'result:<revision>:<account>', ...). */
   async cards(platform: string, messageId: string): Promise<Map<string, LedgerEntry>> {
-    const raw = await this.redis.hgetall(this.ledgerKey(platform, messageId));
+    const raw = await this.keys.fields(this.ledgerKey(platform, messageId));
     return new Map(Object.entries(raw).map(([slot, json]) => [slot, JSON.parse(json) as LedgerEntry]));
   }
 
   async record(platform: string, messageId: string, slot: string, entry: LedgerEntry): Promise<void> {
-    const key = this.ledgerKey(platform, messageId);
-    await this.redis.multi().hset(key, slot, JSON.stringify(entry)).pexpire(key, LEDGER_TTL_MS).exec();
+    await this.keys.setField(this.ledgerKey(platform, messageId), slot, JSON.stringify(entry), LEDGER_TTL_MS);
   }
 
   memory(platform: string): PlatformMemory {
     const key = (k: string) => `${this.prefix}:platform:${platform}:memory:${k}`;
     return {
-      get: async (k) => (await this.redis.get(key(k))) ?? undefined,
-      set: async (k, value, ttlMs) => {
-        if (ttlMs) await this.redis.set(key(k), value, 'PX', ttlMs);
-        else await this.redis.set(key(k), value);
-      },
+      get: (k) => this.keys.get(key(k)),
+      set: (k, value, ttlMs) => this.keys.set(key(k), value, ttlMs || undefined),
     };
   }
 
   /** True the first time `key` is claimed within `ttlMs`, false after (atomic across processes). */
   async claimOnce(key: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(this.onceKey(key), '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+    return this.keys.setIfAbsent(this.onceKey(key), '1', Math.max(1, Math.ceil(ttlMs)));
   }
 
   /** Gives a claim back (what it guarded could not be done: it may be tried again). */
   async releaseClaim(key: string): Promise<void> {
-    await this.redis.del(this.onceKey(key));
+    await this.keys.delete(this.onceKey(key));
   }
 
   async isClaimed(key: string): Promise<boolean> {
-    return (await this.redis.exists(this.onceKey(key))) === 1;
+    return this.keys.exists(this.onceKey(key));
   }
 
   private onceKey(key: string): string {

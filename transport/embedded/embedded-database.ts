@@ -1,0 +1,138 @@
+// The embedded backend's one SQLite database (better-sqlite3), in ASSENT_DATA_DIR, or in memory
+// for simulations and tests.
+//
+// Durability: WAL with synchronous=FULL, so a committed transaction survives a power cut. Writes go
+// through `write`, which queues them and commits everything queued in one turn of the event loop as
+// one transaction (group commit): a thousand turns of a thousand messages pay one fsync. Each write
+// runs in its own savepoint, so one that throws is undone alone and rejects alone. A write's promise
+// resolves only after its transaction is on disk: nothing is acknowledged before it is durable.
+// Reads run at once, outside the queue, and see what has been committed (and, inside a write, what
+// the writes before it in the same batch did).
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { TransportError } from '../transport-error.ts';
+
+export type Sqlite = Database.Database;
+
+interface QueuedWrite {
+  op: (db: Sqlite) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+export class EmbeddedDatabase {
+  private queue: QueuedWrite[] = [];
+  private scheduled = false;
+  private closed = false;
+  /** Statements prepared once per SQL text. */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private constructor(readonly db: Sqlite, readonly path: string) {}
+
+  /** Opens (creating) the database at `path`, or a private in-memory one for ':memory:'. */
+  static open(path: string): EmbeddedDatabase {
+    try {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      const db = new Database(path);
+      if (path !== ':memory:') {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = FULL');
+      }
+      db.pragma('busy_timeout = 5000');
+      db.pragma('foreign_keys = OFF');
+      return new EmbeddedDatabase(db, path);
+    } catch (cause) {
+      throw new TransportError('STORE_UNAVAILABLE', `cannot open the embedded store at ${path}`, { cause });
+    }
+  }
+
+  /** A statement, prepared on first use and kept. */
+  sql(text: string): Database.Statement {
+    let s = this.statements.get(text);
+    if (!s) {
+      s = this.db.prepare(text);
+      this.statements.set(text, s);
+    }
+    return s;
+  }
+
+  /** Runs DDL (the stores' CREATE TABLE IF NOT EXISTS) at once. */
+  exec(text: string): void {
+    this.db.exec(text);
+  }
+
+  /** Runs `op` in the next group commit; resolves with its answer once that is durable. */
+  write<T>(op: (db: Sqlite) => T): Promise<T> {
+    if (this.closed) return Promise.reject(new TransportError('STORE_UNAVAILABLE', 'the embedded store is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Reads at once (committed data only). */
+  read<T>(op: (db: Sqlite) => T): T {
+    if (this.closed) throw new TransportError('STORE_UNAVAILABLE', 'the embedded store is closed');
+    return op(this.db);
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0 || this.closed) return;
+    const results: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.sql('BEGIN IMMEDIATE').run();
+      for (const w of batch) {
+        this.sql('SAVEPOINT w').run();
+        try {
+          results.push({ ok: true, value: w.op(this.db) });
+          this.sql('RELEASE w').run();
+        } catch (error) {
+          this.sql('ROLLBACK TO w').run();
+          this.sql('RELEASE w').run();
+          results.push({ ok: false, error });
+        }
+      }
+      this.sql('COMMIT').run();
+    } catch (cause) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      const e = new TransportError('STORE_UNAVAILABLE', 'the embedded store failed to commit', { cause });
+      for (const w of batch) w.reject(e);
+      return;
+    }
+    batch.forEach((w, i) => {
+      const r = results[i]!;
+      if (r.ok) w.resolve(r.value);
+      else w.reject(r.error);
+    });
+  }
+
+  /** Commits what is queued, then closes. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.db.close();
+  }
+
+  /** What `kill -9` leaves: queued writes are lost (never acknowledged), the file is as last committed. */
+  crash(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const lost = this.queue;
+    this.queue = [];
+    this.db.close();
+    const e = new TransportError('STORE_UNAVAILABLE', 'the embedded store crashed');
+    for (const w of lost) w.reject(e);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
