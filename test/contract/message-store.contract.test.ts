@@ -477,8 +477,8 @@ function messageStoreContract(open: OpenStore): void {
     });
 
     it('a lapsed lease is free for another holder, with a new epoch that fences the old holder', async () => {
-      const e1 = (await store.acquireLease(3, 'node-a', 150))!;
-      expect(await store.acquireLease(3, 'node-b', 150)).toBeUndefined();
+      const e1 = (await store.acquireLease(3, 'node-a', 500))!;
+      expect(await store.acquireLease(3, 'node-b', 500)).toBeUndefined();
       const e2 = await eventually(() => store.acquireLease(3, 'node-b', 60_000), 'the lease of node-a to lapse');
       expect(e2).toBeGreaterThan(e1);
       expect(await store.renewLease(3, 'node-a', e1, 60_000)).toBe(false); // node-a cannot take it back

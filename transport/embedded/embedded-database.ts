@@ -11,6 +11,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { TransportError } from '../transport-error.ts';
 
 export type Sqlite = Database.Database;
@@ -21,10 +22,20 @@ interface QueuedWrite {
   reject: (e: unknown) => void;
 }
 
+const XX = !!process.env.XX_OPSTATS;
+export const XXS = new Map<string, number[]>();
+if (XX) process.on('exit', () => { for (const [k, [n, ms]] of [...XXS].sort((a, b) => b[1][1] - a[1][1])) process.stderr.write(`${n}\t${ms.toFixed(0)}ms\t${((ms / n) * 1000).toFixed(1)}us\t${k}\n`); });
 export class EmbeddedDatabase {
   private queue: QueuedWrite[] = [];
   private scheduled = false;
   private closed = false;
+  /** Transactions committed and writes they carried (the group commit's batching, for benchmarks). */
+  /**
+   * Transactions committed and writes they carried (the group commit's batching, for benchmarks),
+   * and the main thread's time in them: running the writes, and in COMMIT (WAL writes, fsync,
+   * checkpoints), in ms.
+   */
+  readonly stats = { commits: 0, writes: 0, writeMs: 0, commitMs: 0 };
   /** Statements prepared once per SQL text. */
   private readonly statements = new Map<string, Database.Statement>();
 
@@ -40,6 +51,7 @@ export class EmbeddedDatabase {
         db.pragma('synchronous = FULL');
       }
       db.pragma('busy_timeout = 5000');
+      for (const p of (process.env.XX_PRAGMAS ?? '').split(';').filter(Boolean)) db.pragma(p);
       db.pragma('foreign_keys = OFF');
       return new EmbeddedDatabase(db, path);
     } catch (cause) {
@@ -86,12 +98,15 @@ export class EmbeddedDatabase {
     this.queue = [];
     if (batch.length === 0 || this.closed) return;
     const results: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    const t0 = performance.now();
     try {
       this.sql('BEGIN IMMEDIATE').run();
       for (const w of batch) {
         this.sql('SAVEPOINT w').run();
         try {
+          const a = XX ? performance.now() : 0;
           results.push({ ok: true, value: w.op(this.db) });
+          if (XX) { const k = w.op.toString().slice(0, 120).replace(/\s+/g, ' '); const e = XXS.get(k) ?? [0, 0]; e[0]++; e[1] += performance.now() - a; XXS.set(k, e); }
           this.sql('RELEASE w').run();
         } catch (error) {
           this.sql('ROLLBACK TO w').run();
@@ -99,7 +114,13 @@ export class EmbeddedDatabase {
           results.push({ ok: false, error });
         }
       }
+      const t1 = performance.now();
       this.sql('COMMIT').run();
+      const t2 = performance.now();
+      this.stats.commits++;
+      this.stats.writes += batch.length;
+      this.stats.writeMs += t1 - t0;
+      this.stats.commitMs += t2 - t1;
     } catch (cause) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       const e = new TransportError('STORE_UNAVAILABLE', 'the embedded store failed to commit', { cause });
