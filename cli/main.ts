@@ -12,22 +12,27 @@ import { rateLimit } from '../api/rate-limit.ts';
 import { readStartSettings } from './settings.ts';
 import { runToken } from './token.ts';
 import { AUDIT_USAGE, runAudit } from './audit.ts';
+import { runSimulate, SIMULATE_USAGE } from './simulate.ts';
 
 const USAGE = `usage: assent start [--port N] [--config FILE] [--redis-url URL --nats-url URL] [--inspect ws://HOST:PORT]
        assent token <user> [--platform ID] [--role admin] [--group NAME]...
 ${AUDIT_USAGE}
+       ${SIMULATE_USAGE}
 
   start   run the hub: with REDIS_URL and NATS_URL on Redis and NATS (any number of hub processes), without them
           embedded (one process, SQLite in ASSENT_DATA_DIR); settings also from PORT, REDIS_URL, NATS_URL, DATABASE_URL, ASSENT_CONFIG, ASSENT_DATA_DIR,
           ASSENT_OIDC_ISSUER, ASSENT_OIDC_AUDIENCE, ASSENT_AUDIT_KEY, ASSENT_ENV); re-reads ASSENT_CONFIG on change or SIGHUP
           --inspect / ASSENT_INSPECT_URL: feed the Stately inspector (ASSENT_INSPECT_MASK; docs/inspector.md)
   token   print a token from the development issuer (its key lives in ASSENT_DATA_DIR)
+  simulate  run a scenario against an in-process hub with a simulated clock (docs/simulation.md); exit 1 when an
+          expectation fails, 2 for a bad scenario
   audit   verify messages' audit chains (exit 1 when one is broken) or export the trail (REDIS_URL, ASSENT_AUDIT_KEY)`;
 
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   try {
     if (command === 'start') return await start(rest);
+    if (command === 'simulate') return await runSimulate(rest, { out: process.stdout, err: process.stderr });
     if (command === 'audit') return await runAudit(rest, process.env, { out: process.stdout, err: process.stderr });
     if (command === 'token') return await runToken(rest, process.env, (line) => process.stdout.write(`${line}\n`));
     process.stderr.write(`${USAGE}\n`);

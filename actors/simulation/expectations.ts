@@ -93,7 +93,12 @@ async function checkPlatforms(
     if (want === 'nothing') {
       if (held) problems.push(`${platform} ${holds} of ${id}, expected nothing`);
     } else if (want === 'current') {
-      if (!held || held.version < shown) problems.push(`${platform} ${holds} of ${id}, expected the current v${shown} (${m.state})`);
+      // What the hub recorded: a platform skips the transitions it does not want, and holds them too.
+      const holding = m.platforms[platform];
+      if (!(platform in m.platforms)) problems.push(`${platform} is not a platform ${id}'s result goes to (${Object.keys(m.platforms).join(', ')})`);
+      else if (!holding || holding.version < shown || holding.status === 'failed') {
+        problems.push(`${platform} holds ${holding ? `v${holding.version} (${holding.status})` : 'nothing'} of ${id}, expected the current v${shown} (${m.state})`);
+      }
     } else if (typeof want === 'string') {
       if (held?.to !== want) problems.push(`${platform} ${holds} of ${id}, expected ${want}`);
     } else {

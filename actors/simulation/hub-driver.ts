@@ -95,7 +95,8 @@ export class HubDriver {
       const next = Math.min(timer ?? Infinity, callback ?? Infinity);
       if (next > target) break;
       this.clock.advanceTo(Math.max(now, next));
-      const fired = await this.hub.timers.poll();
+      // Polling reads every partition: only when a durable timer is due (most steps are callbacks).
+      const fired = timer !== undefined && timer <= this.clock.now() ? await this.hub.timers.poll() : 0;
       await this.settle();
       // A timer already due that polling does not fire (it belongs to nobody we drive) would be
       // found again and again: after a few tries, it is stepped over.

@@ -8,4 +8,4 @@ export { FailureBook, StandInPlatform, type DeliveryAttempt } from './simulated-
 export { ProcessingAnswers, type ProcessingAnswer, type ProcessingCall } from './simulated-processing.ts';
 export { containsDeep } from './expectations.ts';
 export type { Failure, TracedTransition } from './trace.ts';
-export { modelPaths, runModelPaths, type ModelPath, type ModelPathOptions, type ModelPathResult } from './model-paths.ts';
+export { modelPaths, runModelPaths, type ModelPath, type ModelPathOptions, type ModelPathResult, type RunModelPathsOptions } from './model-paths.ts';

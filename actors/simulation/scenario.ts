@@ -48,7 +48,7 @@ export function parseScenario(text: string, opts: { source?: string } = {}): Sce
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
     throw new ScenarioError(doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
+      const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
       return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`;
     }), opts.source);
   }

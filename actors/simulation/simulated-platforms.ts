@@ -31,6 +31,7 @@ export class FailureBook {
 
   /** The rule that fails this delivery, if any (counting it down). */
   take(platform: string, record: TransitionRecord, now: number): FailureRule | undefined {
+    if (this.rules.length === 0) return undefined; // every delivery asks: the common case is cheap
     this.rules = this.rules.filter((r) => (r.remaining === undefined || r.remaining > 0) && (r.untilMs === undefined || now < r.untilMs));
     const rule = this.rules.find((r) => r.platform === platform && (!r.messageId || r.messageId === record.messageId) && (!r.states || r.states.includes(record.to)));
     if (rule?.remaining !== undefined) rule.remaining -= 1;
@@ -56,13 +57,21 @@ export interface DeliveryAttempt {
   simulated?: boolean;
 }
 
-/** A platform with nothing behind it: it takes every transition and holds the latest per message. */
+/** Chat platforms' listeners take approval tasks, results, returns and exceptions (chat.platform.ts). */
+const CHAT = new Set(['slack', 'teams', 'feishu', 'dingtalk', 'wecom', 'email']);
+
+/**
+ * A platform with nothing behind it: it takes the transitions of the messages whose result goes to
+ * it (a chat platform: those its cards show, as chat.platform.ts picks them) and answers ok.
+ */
 export class StandInPlatform implements Platform {
   readonly capabilities: PlatformCapabilities = { updatesSent: true, deletes: true, decides: true };
   constructor(readonly name: string) {}
 
-  wants(): boolean {
-    return true;
+  wants(r: TransitionRecord): boolean {
+    if (!r.message.distributeTo.includes(this.name)) return false;
+    if (!CHAT.has(this.name)) return true;
+    return ['approving', 'validated', 'rejected-for-revision', 'exception'].includes(r.to) || r.from === 'approving' || r.from === 'exception';
   }
 
   async deliver(): Promise<DeliveryResult> {

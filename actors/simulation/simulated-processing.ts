@@ -23,8 +23,15 @@ export interface ProcessingCall {
   type: string;
   operation: OperationName;
   attempt: number;
-  /** 'ok', 'HTTP 503 (transient)', 'HTTP 422', 'timeout', 'no answer in the scenario' */
+  /** 'ok', 'HTTP 503 (transient 1 of 2)', 'HTTP 422', 'timeout (outcome unknown)', 'no answer in the scenario (HTTP 400)' */
   outcome: string;
+}
+
+export class SimulationEnded extends Error {
+  constructor() {
+    super('the simulation ended while the operation waited to retry');
+    this.name = 'SimulationEnded';
+  }
 }
 
 export class ProcessingAnswers {
@@ -50,12 +57,37 @@ export class ProcessingAnswers {
   }
 
   readonly sleep = (ms: number): Promise<void> => {
+    if (this.ended) return Promise.reject(new SimulationEnded());
     this.sleeping += 1;
-    return new Promise((resolve) => this.clock.after(ms, () => {
-      this.sleeping -= 1;
-      resolve();
-    }));
+    return new Promise((resolve, reject) => {
+      const sleeper = {
+        reject,
+        cancel: this.clock.after(ms, () => {
+          this.sleepers_.delete(sleeper);
+          this.sleeping -= 1;
+          resolve();
+        }),
+      };
+      this.sleepers_.add(sleeper);
+    });
   };
+
+  private readonly sleepers_ = new Set<{ reject: (e: Error) => void; cancel: () => void }>();
+  private ended = false;
+
+  /**
+   * The scenario is over: operations still waiting to retry give up (their sleep throws), so the
+   * hub can stop without waiting for time that will never pass.
+   */
+  end(): void {
+    this.ended = true;
+    for (const s of this.sleepers_) {
+      s.cancel();
+      s.reject(new SimulationEnded());
+    }
+    this.sleepers_.clear();
+    this.sleeping = 0;
+  }
 
   readonly fetch = (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
@@ -66,8 +98,9 @@ export class ProcessingAnswers {
     this.attempts.set(body.idempotencyKey, attempt);
     const call = (outcome: string) => this.onCall({ at: this.clock.now(), messageId: body.messageId, type: body.type, operation, attempt, outcome });
     if (!answer) {
-      call('no answer in the scenario (HTTP 501)');
-      return new Response('no answer in the scenario', { status: 501 });
+      // Refused for good (not retried): the scenario is incomplete, and the run says so.
+      call('no answer in the scenario (HTTP 400)');
+      return new Response('no answer in the scenario', { status: 400 });
     }
     if (attempt <= (answer.transient ?? 0)) {
       call(`HTTP 503 (transient ${attempt} of ${answer.transient})`);
