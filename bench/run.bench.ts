@@ -1,7 +1,8 @@
 // `npm run bench`: the comparative benchmark of issue 9, in one invocation with a progress bar on
 // stderr. It starts Redis (append-only file, fsync every second) and NATS (JetStream on file
 // storage), the endpoint receiver (its own process), then for each system in turn:
-//   start      Assent from bench/systems/assent.system.ts; a peer from bench/peers/<name>.system.ts
+//   start      Assent from bench/systems/assent.system.ts (`assent-embedded`: the same hub on its
+//              embedded backend, one SQLite database, no Redis or NATS); a peer from bench/peers/<name>.system.ts
 //              (`createSystem()` or the default export); a missing module or a failed start is
 //              reported as "not measured: <reason>" and the run goes on
 //   warm-up    a short closed loop, not reported (JIT, connections, consumers)
@@ -47,8 +48,12 @@ for (const [name, v] of [['BENCH_SECONDS', SECONDS], ['BENCH_CONCURRENCY', CONCU
 }
 for (const r of RATES) if (r !== 'max' && !(Number(r) > 0)) throw new Error(`BENCH_RATES: ${r} is neither a positive number nor max`);
 
-/** Assent, or a peer from bench/peers/<name>.system.ts. */
+/** Assent (`assent-embedded`: on its embedded backend), or a peer from bench/peers/<name>.system.ts. */
 async function loadSystem(name: string): Promise<BenchSystem> {
+  if (name === 'assent-embedded') {
+    const mod = (await import('./systems/assent.system.ts')) as { createEmbeddedSystem: () => BenchSystem };
+    return mod.createEmbeddedSystem();
+  }
   const file = name === 'assent' ? join(BENCH_DIR, 'systems', 'assent.system.ts') : join(BENCH_DIR, 'peers', `${name}.system.ts`);
   if (!existsSync(file)) throw new Error(`${file.slice(BENCH_DIR.length - 'bench/'.length)} does not exist`);
   const mod = (await import(pathToFileURL(file).href)) as { createSystem?: () => BenchSystem; default?: BenchSystem | (() => BenchSystem) };
@@ -214,8 +219,10 @@ try {
   if (PROFILE && !interrupted) {
     progress.context = 'profile';
     const dir = mkdtempSync(join(tmpdir(), 'assent-bench-profile-'));
-    const scratch: SystemResult = { name: 'assent', measured: false, phases: [] };
-    const system = await startSystem('assent', scratch, { cpuProfileDir: dir });
+    // The first Assent asked for (`assent` or `assent-embedded`) is the one profiled.
+    const profiled = SYSTEMS.find((s) => s === 'assent' || s === 'assent-embedded') ?? 'assent';
+    const scratch: SystemResult = { name: profiled, measured: false, phases: [] };
+    const system = await startSystem(profiled, scratch, { cpuProfileDir: dir });
     if (!system) results.profile = { error: scratch.reason ?? 'assent did not start' };
     else {
       let phase: PhaseResult | undefined;
@@ -228,7 +235,7 @@ try {
         phase = await closedLoop(loadContext(system), { concurrency: CONCURRENCY, seconds: SECONDS, label: 'closed (profiled)' });
         window = { fromUs, toUs: micros() };
       } finally {
-        await stopSystem(system, 'assent');
+        await stopSystem(system, profiled);
       }
       const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f));
       const largest = files.sort((a, b) => statSync(b).size - statSync(a).size)[0];

@@ -12,7 +12,7 @@
 //                the stream resumes with Last-Event-ID should the hub close it.
 // After a run, `platformLags` reads each platform's sync lag from GET /v1/messages/:id.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,8 +36,20 @@ export function createSystem(): BenchSystem {
 }
 export default createSystem;
 
+/**
+ * `assent-embedded`: the same hub, platforms and load, on the embedded backend (`assent start`
+ * with neither REDIS_URL nor NATS_URL: one SQLite database in its own ASSENT_DATA_DIR). The run's
+ * Redis and NATS are not used; their figures (memory, commands, CPU) are not its own.
+ */
+export function createEmbeddedSystem(): BenchSystem {
+  return new AssentSystem(true);
+}
+
 class AssentSystem implements BenchSystem {
-  readonly name = 'assent';
+  readonly name: string;
+  constructor(private readonly embedded = false) {
+    this.name = embedded ? 'assent-embedded' : 'assent';
+  }
   readonly endpoints = ['webhook', 'distributed'] as const;
   readonly hitTypes = { webhook: ['message.validated'] };
 
@@ -66,19 +78,26 @@ class AssentSystem implements BenchSystem {
     writeFileSync(configPath, JSON.stringify({
       types: { generic: { platforms: [...PLATFORMS] } },
       platforms: {
-        webhook: { url: `${env.receiverUrl}/assent/webhook`, secret: generateWebhookSecret(), ...(webhookEvents ? { events: webhookEvents } : {}) },
+        webhook: { url: `${env.receiverUrl}/${this.name}/webhook`, secret: generateWebhookSecret(), ...(webhookEvents ? { events: webhookEvents } : {}) },
         storage: { url: this.db.url },
       },
       network: { allow: ['127.0.0.1'] },
     }, null, 2));
     const profile = env.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${env.cpuProfileDir}`] : [];
     const log = createWriteStream(join(this.dir, 'hub.log'));
+    const backendEnv: Record<string, string | undefined> = this.embedded
+      ? { REDIS_URL: undefined, NATS_URL: undefined, ASSENT_DATA_DIR: this.dir }
+      : { REDIS_URL: env.redisUrl, NATS_URL: env.natsUrl, ASSENT_DATA_DIR: this.dir };
+    const hubEnv: NodeJS.ProcessEnv = { ...process.env };
+    for (const [k, v] of Object.entries(backendEnv)) {
+      if (v === undefined) delete hubEnv[k];
+      else hubEnv[k] = v;
+    }
     this.hub = spawn(process.execPath, [...profile, 'bin/assent.mjs', 'start'], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
-        ...process.env, REDIS_URL: env.redisUrl, NATS_URL: env.natsUrl, PORT: String(this.port),
-        ASSENT_CONFIG: configPath, ASSENT_DATA_DIR: this.dir,
+        ...hubEnv, PORT: String(this.port), ASSENT_CONFIG: configPath,
         // The load comes from two users and one platform: no limit may get in its way.
         ASSENT_RATE_LIMIT_USER: '1000000000', ASSENT_RATE_LIMIT_PLATFORM: '1000000000',
       },
@@ -92,9 +111,11 @@ class AssentSystem implements BenchSystem {
       mintDevToken(this.dir, { user: 'bob', platform: 'bench' }),
       mintDevToken(this.dir, { user: 'bench-admin', roles: ['admin'] }),
     ]);
-    this.redis = new Redis(env.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
-    this.redis.on('error', () => {});
-    await this.redis.connect();
+    if (!this.embedded) {
+      this.redis = new Redis(env.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+      this.redis.on('error', () => {});
+      await this.redis.connect();
+    }
     await this.watchStream();
   }
 
@@ -214,6 +235,16 @@ class AssentSystem implements BenchSystem {
   }
 
   async info(): Promise<Record<string, unknown>> {
+    if (this.embedded) {
+      // What the embedded database takes, WAL included (its messages are all finished lifecycles).
+      const data = this.dir;
+      const bytes = readdirSync(data).filter((f) => f.startsWith('assent.db')).reduce((n, f) => n + statSync(join(data, f)).size, 0);
+      return {
+        process: 'node bin/assent.mjs start (embedded: one SQLite database, no Redis or NATS)', pid: this.hub?.pid, platforms: [...PLATFORMS],
+        webhookEvents: process.env.BENCH_ASSENT_WEBHOOK_EVENTS ?? 'every transition', streamReconnects: this.streamReconnects,
+        databaseBytes: bytes,
+      };
+    }
     // What one message costs in Redis, read from a finished one: the snapshot envelope and the log.
     let sizes: Record<string, number> | undefined;
     try {
@@ -260,7 +291,7 @@ class AssentSystem implements BenchSystem {
       clearTimeout(killer);
     }
     await this.redis?.quit().catch(() => {});
-    await this.dropStreams().catch((e) => this.env.log(`assent: cannot delete its JetStream streams: ${(e as Error).message}`));
+    if (!this.embedded) await this.dropStreams().catch((e) => this.env.log(`assent: cannot delete its JetStream streams: ${(e as Error).message}`));
     await this.db?.drop().catch((e) => this.env.log(`assent: cannot drop its database: ${(e as Error).message}`));
   }
 

@@ -22,18 +22,14 @@ interface QueuedWrite {
   reject: (e: unknown) => void;
 }
 
-const XX = !!process.env.XX_OPSTATS;
-export const XXS = new Map<string, number[]>();
-if (XX) process.on('exit', () => { for (const [k, [n, ms]] of [...XXS].sort((a, b) => b[1][1] - a[1][1])) process.stderr.write(`${n}\t${ms.toFixed(0)}ms\t${((ms / n) * 1000).toFixed(1)}us\t${k}\n`); });
 export class EmbeddedDatabase {
   private queue: QueuedWrite[] = [];
   private scheduled = false;
   private closed = false;
-  /** Transactions committed and writes they carried (the group commit's batching, for benchmarks). */
   /**
    * Transactions committed and writes they carried (the group commit's batching, for benchmarks),
-   * and the main thread's time in them: running the writes, and in COMMIT (WAL writes, fsync,
-   * checkpoints), in ms.
+   * and the main thread's time in them, in ms: running the writes (`writeMs`), and in COMMIT
+   * (`commitMs`: WAL writes, the fsync, checkpoints).
    */
   readonly stats = { commits: 0, writes: 0, writeMs: 0, commitMs: 0 };
   /** Statements prepared once per SQL text. */
@@ -51,7 +47,6 @@ export class EmbeddedDatabase {
         db.pragma('synchronous = FULL');
       }
       db.pragma('busy_timeout = 5000');
-      for (const p of (process.env.XX_PRAGMAS ?? '').split(';').filter(Boolean)) db.pragma(p);
       db.pragma('foreign_keys = OFF');
       return new EmbeddedDatabase(db, path);
     } catch (cause) {
@@ -104,9 +99,7 @@ export class EmbeddedDatabase {
       for (const w of batch) {
         this.sql('SAVEPOINT w').run();
         try {
-          const a = XX ? performance.now() : 0;
           results.push({ ok: true, value: w.op(this.db) });
-          if (XX) { const k = w.op.toString().slice(0, 120).replace(/\s+/g, ' '); const e = XXS.get(k) ?? [0, 0]; e[0]++; e[1] += performance.now() - a; XXS.set(k, e); }
           this.sql('RELEASE w').run();
         } catch (error) {
           this.sql('ROLLBACK TO w').run();
@@ -116,11 +109,10 @@ export class EmbeddedDatabase {
       }
       const t1 = performance.now();
       this.sql('COMMIT').run();
-      const t2 = performance.now();
       this.stats.commits++;
       this.stats.writes += batch.length;
       this.stats.writeMs += t1 - t0;
-      this.stats.commitMs += t2 - t1;
+      this.stats.commitMs += performance.now() - t1;
     } catch (cause) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       const e = new TransportError('STORE_UNAVAILABLE', 'the embedded store failed to commit', { cause });

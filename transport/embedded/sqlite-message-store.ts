@@ -103,7 +103,7 @@ export class SqliteMessageStore implements MessageStore {
     Statement
   >;
 
-  constructor(private readonly database: EmbeddedDatabase, readonly prefix: string, readonly partitions: number) {
+  constructor(readonly database: EmbeddedDatabase, readonly prefix: string, readonly partitions: number) {
     database.exec(SCHEMA);
     const sql = (text: string) => database.sql(text);
     this.s = {
