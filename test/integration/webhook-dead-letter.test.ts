@@ -52,11 +52,12 @@ describe('a webhook endpoint that is down', () => {
     ]);
     const history = await hub.history(s.id);
     const validatedAt = history.find((h) => h.to === 'validated')!.version;
-    expect(history.slice(validatedAt)).toEqual([
-      expect.objectContaining({ event: 'DELIVERY_FAILED', to: 'exception', platform: 'webhook' }),
-      // The portal holds it: its acknowledgement still counts while the failure waits for an answer.
-      expect.objectContaining({ event: 'DELIVERED', from: 'exception', to: 'exception' }),
-    ]);
+    // The portal holds it: its acknowledgement counts too, before or after the webhook's failure
+    // (which comes first depends on how fast the webhook's retries run out).
+    const after = history.slice(validatedAt);
+    expect(after.map((h) => h.event).sort()).toEqual(['DELIVERED', 'DELIVERY_FAILED']);
+    expect(after.find((h) => h.event === 'DELIVERY_FAILED')).toMatchObject({ to: 'exception', platform: 'webhook' });
+    expect(after.at(-1)).toMatchObject({ to: 'exception' });
     expect(history.at(-1)!.message.delivered).toEqual(['portal']);
 
     // Every version the endpoint could not be given is a dead letter, the result among them.
