@@ -7,13 +7,13 @@
 // layout and time to live, and its failures wrapped.
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { IdempotencyBegin, IdempotencyStore, StoredResponse } from '../../transport/ports.ts';
-import { EmbeddedDatabase } from '../../transport/embedded/embedded-database.ts';
 import { SqliteIdempotencyStore } from '../../transport/embedded/sqlite-idempotency-store.ts';
 import { fingerprintOf, type IdempotencyStoreOptions } from '../../transport/idempotency-rules.ts';
 import { RedisIdempotencyStore } from '../../transport/redis/redis-idempotency-store.ts';
 import { TransportError } from '../../transport/transport-error.ts';
+import { memoryDatabase } from '../support/embedded/memory-database.ts';
 import { eventually, redisNamespace } from '../support/services.ts';
 
 const SCOPE = 'user-1\nPOST\n/v1/messages';
@@ -237,29 +237,25 @@ describe('IdempotencyStore contract', () => {
   });
 
   describe('embedded (SQLite)', () => {
-    let database: EmbeddedDatabase;
-    beforeEach(() => {
-      database = EmbeddedDatabase.open(':memory:');
-    });
-    afterEach(() => database.close());
+    const db = memoryDatabase();
     idempotencyStoreContract({
-      open: (opts) => new SqliteIdempotencyStore(database, opts),
-      another: (opts) => new SqliteIdempotencyStore(database, opts),
+      open: (opts) => new SqliteIdempotencyStore(db.current, opts),
+      another: (opts) => new SqliteIdempotencyStore(db.current, opts),
     });
 
     it('deletes lapsed records from time to time, and answers TransportError once closed', async () => {
-      const store = new SqliteIdempotencyStore(database, { inFlightTtlMs: 30 });
+      const store = new SqliteIdempotencyStore(db.current, { inFlightTtlMs: 30 });
       started(await store.begin(SCOPE, 'key-1', FP));
-      const rows = () => database.read((db) => db.prepare('SELECT count(*) FROM idempotency_record').pluck().get() as number);
-      const expiresAt = database.read((db) => db.prepare('SELECT expires_at FROM idempotency_record').pluck().get() as number);
+      const rows = () => db.current.read((db) => db.prepare('SELECT count(*) FROM idempotency_record').pluck().get() as number);
+      const expiresAt = db.current.read((db) => db.prepare('SELECT expires_at FROM idempotency_record').pluck().get() as number);
       expect(rows()).toBe(1);
       await eventually(() => Date.now() > expiresAt, 'the lock to lapse');
       expect(rows()).toBe(1);
       // A new store prunes on its first call.
-      const again = new SqliteIdempotencyStore(database, { inFlightTtlMs: 30 });
+      const again = new SqliteIdempotencyStore(db.current, { inFlightTtlMs: 30 });
       started(await again.begin(SCOPE, 'key-2', FP));
       await eventually(() => rows() === 1, 'the lapsed record to be pruned', 5_000);
-      database.close();
+      db.current.close();
       const err = await store.begin(SCOPE, 'key-3', FP).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TransportError);
       expect((err as TransportError).code).toBe('STORE_UNAVAILABLE');

@@ -4,12 +4,12 @@
 // fields, whose time to live covers them all. Expiry is awaited with `eventually`, against a
 // control key where a key must outlive another.
 import { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KeyValueStore } from '../../transport/ports.ts';
-import { EmbeddedDatabase } from '../../transport/embedded/embedded-database.ts';
 import { SqliteKeyValues } from '../../transport/embedded/sqlite-key-values.ts';
 import { RedisKeyValues } from '../../transport/redis/redis-key-values.ts';
 import { TransportError } from '../../transport/transport-error.ts';
+import { memoryDatabase } from '../support/embedded/memory-database.ts';
 import { eventually, redisNamespace } from '../support/services.ts';
 
 interface Subject {
@@ -197,25 +197,21 @@ describe('KeyValueStore contract', () => {
   });
 
   describe('embedded (SQLite)', () => {
-    let database: EmbeddedDatabase;
-    beforeEach(() => {
-      database = EmbeddedDatabase.open(':memory:');
-    });
-    afterEach(() => database.close());
-    keyValuesContract(() => ({ store: new SqliteKeyValues(database), key: (name) => `kv:${name}` }));
+    const db = memoryDatabase();
+    keyValuesContract(() => ({ store: new SqliteKeyValues(db.current), key: (name) => `kv:${name}` }));
 
     it('deletes lapsed keys and their fields from time to time, and answers TransportError once closed', async () => {
-      const store = new SqliteKeyValues(database);
+      const store = new SqliteKeyValues(db.current);
       await store.set('a', 'v', 30);
       await store.setField('h', 'f', 'v', 30);
       await store.set('kept', 'v');
-      const rows = () => database.read((db) => db.prepare('SELECT (SELECT count(*) FROM kv_entry) + (SELECT count(*) FROM kv_field)').pluck().get() as number);
+      const rows = () => db.current.read((db) => db.prepare('SELECT (SELECT count(*) FROM kv_entry) + (SELECT count(*) FROM kv_field)').pluck().get() as number);
       expect(rows()).toBe(4);
       await gone(store, 'h', 'the keys to lapse');
       // A new store prunes on its first write.
-      await new SqliteKeyValues(database).set('b', 'v');
+      await new SqliteKeyValues(db.current).set('b', 'v');
       await eventually(() => rows() === 2, 'the lapsed keys to be pruned', 5_000);
-      database.close();
+      db.current.close();
       const err = await store.get('kept').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TransportError);
       expect((err as TransportError).code).toBe('STORE_UNAVAILABLE');

@@ -4,11 +4,12 @@
 // and is released only by its holder; settling records and releases at once; dead letters come
 // back newest first, whole.
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DeadLetter, PlatformHolding, PlatformStore } from '../../transport/ports.ts';
 import { EmbeddedDatabase } from '../../transport/embedded/embedded-database.ts';
 import { SqlitePlatformStore } from '../../transport/embedded/sqlite-platform-store.ts';
 import { RedisPlatformStore } from '../../transport/redis/redis-platform-store.ts';
+import { memoryDatabase } from '../support/embedded/memory-database.ts';
 import { eventually, redisNamespace } from '../support/services.ts';
 import { tempDirs } from '../support/temp-dirs.ts';
 
@@ -106,15 +107,11 @@ describe('PlatformStore contract', () => {
   });
 
   describe('embedded (SQLite)', () => {
-    let database: EmbeddedDatabase;
-    beforeEach(() => {
-      database = EmbeddedDatabase.open(':memory:');
-    });
-    afterEach(() => database.close());
-    platformStoreContract(() => new SqlitePlatformStore(database));
+    const db = memoryDatabase();
+    platformStoreContract(() => new SqlitePlatformStore(db.current));
 
     it('keeps about the latest 100,000 dead letters', async () => {
-      const store = new SqlitePlatformStore(database);
+      const store = new SqlitePlatformStore(db.current);
       const letter = (i: number): DeadLetter => ({ platform: 'slack', messageId: `m-${i}`, version: 1, error: 'x', attempts: 1, at: i });
       await Promise.all(Array.from({ length: 101_500 }, (_, i) => store.deadLetter(letter(i))));
       const kept = await store.deadLetters(200_000);

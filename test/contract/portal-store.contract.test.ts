@@ -4,12 +4,12 @@
 // merely stopped being named in keeps its old entry, as a sorted set does); ids, oldest and counts;
 // keyset pagination newest first by (updatedAt, id bytewise) across equal scores, undisturbed by
 // entries added or moved ahead of the cursor; views in order.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PortalEntry, PortalIndex, PortalPosition, PortalStore } from '../../transport/ports.ts';
 import { comparePositions, compareIds } from '../../transport/portal-order.ts';
-import { EmbeddedDatabase } from '../../transport/embedded/embedded-database.ts';
 import { SqlitePortalStore } from '../../transport/embedded/sqlite-portal-store.ts';
 import { RedisPortalStore } from '../../transport/redis/redis-portal-store.ts';
+import { memoryDatabase } from '../support/embedded/memory-database.ts';
 import { redisNamespace } from '../support/services.ts';
 
 function entry(id: string, version: number, updatedAt: number, over: Partial<PortalEntry> = {}): PortalEntry {
@@ -205,17 +205,13 @@ describe('PortalStore contract', () => {
   });
 
   describe('embedded (SQLite)', () => {
-    let database: EmbeddedDatabase;
-    beforeEach(() => {
-      database = EmbeddedDatabase.open(':memory:');
-    });
-    afterEach(() => database.close());
-    portalStoreContract(() => new SqlitePortalStore(database));
+    const db = memoryDatabase();
+    portalStoreContract(() => new SqlitePortalStore(db.current));
 
     it('reads an index as a range of its primary key, never a scan or a sort', () => {
-      new SqlitePortalStore(database);
+      new SqlitePortalStore(db.current);
       const plan = (sql: string, ...args: unknown[]) =>
-        (database.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+        (db.current.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
       const keyset = plan('SELECT score, id FROM portal_index WHERE name = ? AND (score, id) < (?, ?) ORDER BY score DESC, id DESC LIMIT ?', 'inbox:bob', 1, 'x', 10);
       expect(keyset).toMatch(/SEARCH portal_index USING PRIMARY KEY \(name=\? AND \(score,id\)<\(\?,\?\)\)/);
       expect(keyset).not.toMatch(/TEMP B-TREE/);
