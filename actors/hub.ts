@@ -167,11 +167,12 @@ export class Hub {
     const node = o.node ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     const log = o.log ?? logJson;
     const onError = (e: unknown) => log('warn', (e as Error).message, { cause: String((e as Error).cause ?? '') });
+    if (Boolean(o.redisUrl) !== Boolean(o.natsUrl)) throw new Error('give redisUrl and natsUrl together (Redis and NATS), or neither (embedded)');
     const backend = await openBackend({
       ...(o.redisUrl && o.natsUrl ? { redisUrl: o.redisUrl, natsUrl: o.natsUrl } : { dataDir: o.embedded?.dataDir ?? ':memory:' }),
       prefix, partitions: o.partitions ?? DEFAULT_PARTITIONS, node, clock,
     });
-    const { messages: store, holdings, portal, broadcast: nats } = backend;
+    const { messages: store, holdings, portal, broadcast } = backend;
     let relay: OutboxRelay | undefined;
     let host: MessageHost | undefined;
     const ownership = new PartitionOwnership(
@@ -190,13 +191,13 @@ export class Hub {
       relay?.wake(p);
       for (const observe of observers) observe(record);
     };
-    host = new MessageHost(store, nats, ownership, clock, committed, { idleMs: 120_000, forwardTimeoutMs: 15_000, ...(o.auditKey ? { auditKey: o.auditKey } : {}) });
+    host = new MessageHost(store, broadcast, ownership, clock, committed, { idleMs: 120_000, forwardTimeoutMs: 15_000, ...(o.auditKey ? { auditKey: o.auditKey } : {}) });
     const onUndeliverable = async (entry: OutboxEntry, e: Error) => {
       log('error', 'an outbox entry can never be published', { messageId: entry.messageId, version: entry.version, kind: entry.kind });
       hub.metrics.deadLetter('broadcast');
       await holdings.deadLetter({ platform: 'broadcast', messageId: entry.messageId, version: entry.version, error: e.message, attempts: 1, at: clock.now() });
     };
-    relay = new OutboxRelay(store, nats, () => ownership.ownedPartitions(), { sweepMs: o.sweepMs ?? 500, batch: 256, onError, onUndeliverable });
+    relay = new OutboxRelay(store, broadcast, () => ownership.ownedPartitions(), { sweepMs: o.sweepMs ?? 500, batch: 256, onError, onUndeliverable });
     const timers = new TimerPoller(store, host, clock, () => ownership.ownedPartitions(), { pollMs: o.pollMs ?? 250, batch: 200, onError });
     const storage = await openStoragePlatform(o.config, o.databaseUrl, onError).catch(async (e) => {
       await backend.close();
@@ -221,9 +222,9 @@ export class Hub {
     if (storage) defaults.push(storage);
     const listenerOptions = { maxAttempts: o.delivery?.maxAttempts ?? 8, backoffBaseMs: o.delivery?.backoffBaseMs ?? 500, ackWaitMs: o.ackWaitMs ?? 30_000, onError, metrics: hub.metrics };
     const platforms = o.platforms ? o.platforms(defaults) : defaults;
-    const listeners = platforms.map((p) => new PlatformListener(p, nats, store, holdings, host, clock, listenerOptions));
+    const listeners = platforms.map((p) => new PlatformListener(p, broadcast, store, holdings, host, clock, listenerOptions));
     hub.platformNames = platforms.map((p) => p.name);
-    const worker = new ProcessingWorker(nats, host, o.config, compileConditions(o.config.types), {
+    const worker = new ProcessingWorker(broadcast, host, o.config, compileConditions(o.config.types), {
       ackWaitMs: o.ackWaitMs ?? PROCESSING_ACK_WAIT_MS, onError, repairer: new Repairer(platforms, store, host, (id) => hub.view(id)),
       ...(o.processing?.fetch ? { fetch: o.processing.fetch } : {}), ...(o.processing?.sleep ? { sleep: o.processing.sleep } : {}),
     });

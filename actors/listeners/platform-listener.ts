@@ -1,5 +1,5 @@
-// A platform listener actor: reads every committed transition from JetStream through the
-// platform's durable consumer (shared by all hub processes) and brings the platform up to date.
+// A platform listener actor: reads every committed transition from the broadcast (JetStream, or
+// the embedded one) through the platform's durable consumer (shared by all hub processes) and brings the platform up to date.
 //
 // Modes of one received transition (version v of message M), one at a time per message, in this
 // process (a mailbox) and across hub processes (a short delivery lock per platform and message in
@@ -46,7 +46,7 @@ export class PlatformListener {
 
   constructor(
     readonly platform: Platform,
-    private readonly nats: Broadcast,
+    private readonly broadcast: Broadcast,
     private readonly messages: MessageStore,
     private readonly holdings: PlatformStore,
     private readonly host: MessageHost,
@@ -55,8 +55,8 @@ export class PlatformListener {
   ) {}
 
   async start(): Promise<void> {
-    this.stopConsuming = await this.nats.consume(
-      this.nats.names.transitions,
+    this.stopConsuming = await this.broadcast.consume(
+      this.broadcast.names.transitions,
       { durable: `platform-${this.platform.name}`, ackWaitMs: this.opts.ackWaitMs, maxAckPending: 1000 },
       (m) => this.receive(m),
     );

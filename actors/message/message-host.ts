@@ -72,7 +72,7 @@ export class MessageHost {
 
   constructor(
     private readonly store: MessageStore,
-    private readonly nats: Broadcast,
+    private readonly broadcast: Broadcast,
     private readonly ownership: PartitionOwnership,
     private readonly clock: Clock,
     private readonly onCommitted: (partition: number, record: TransitionRecord) => void,
@@ -82,7 +82,7 @@ export class MessageHost {
   /** Called by ownership when this node takes a partition: answer forwarded turns for it. */
   servePartition(partition: number): void {
     this.dropPartition(partition);
-    this.serving.set(partition, this.nats.serve(this.nats.names.turnSubject(partition), async (data) => JSON.stringify(await this.runHere(JSON.parse(data)))));
+    this.serving.set(partition, this.broadcast.serve(this.broadcast.names.turnSubject(partition), async (data) => JSON.stringify(await this.runHere(JSON.parse(data)))));
   }
 
   dropPartition(partition: number): void {
@@ -99,7 +99,7 @@ export class MessageHost {
       let reply: Reply | undefined;
       if (this.ownership.epochOf(partition) !== undefined) reply = await this.runHere(request);
       else {
-        const raw = await this.nats.request(this.nats.names.turnSubject(partition), JSON.stringify(request), 2_000);
+        const raw = await this.broadcast.request(this.broadcast.names.turnSubject(partition), JSON.stringify(request), 2_000);
         reply = raw === undefined ? undefined : (JSON.parse(raw) as Reply);
       }
       if (reply && reply.kind !== 'moved' && reply.kind !== 'error') return reply;

@@ -1,4 +1,5 @@
-// The outbox relay: committed transitions and commands leave Redis for JetStream.
+// The outbox relay: committed transitions and commands leave the store for the broadcast (Redis
+// for JetStream, or the embedded database for its in-process broadcast: the same steps).
 //
 // Modes, per owned partition:
 //   woken    a commit in this process just wrote to the partition's outbox: drain it now;
@@ -18,7 +19,7 @@ export class OutboxRelay {
 
   constructor(
     private readonly store: MessageStore,
-    private readonly nats: Broadcast,
+    private readonly broadcast: Broadcast,
     private readonly ownedPartitions: () => number[],
     private readonly opts: {
       sweepMs: number;
@@ -76,12 +77,12 @@ export class OutboxRelay {
 
   /** Publishes without clearing: the first half of a drain (tests use it to crash in between). */
   publish(entries: OutboxEntry[]): Promise<PromiseSettledResult<boolean>[]> {
-    const { names } = this.nats;
+    const { names } = this.broadcast;
     return Promise.allSettled(
       entries.map((e) =>
         e.kind === 'command'
-          ? this.nats.publish(names.commandSubject(e.messageId), e.payload, `${e.messageId}:${e.version}:command`)
-          : this.nats.publish(names.transitionSubject(e.messageId), e.payload, `${e.messageId}:${e.version}`),
+          ? this.broadcast.publish(names.commandSubject(e.messageId), e.payload, `${e.messageId}:${e.version}:command`)
+          : this.broadcast.publish(names.transitionSubject(e.messageId), e.payload, `${e.messageId}:${e.version}`),
       ),
     );
   }

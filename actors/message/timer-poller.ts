@@ -1,5 +1,5 @@
-// The durable timer poller: approval deadlines, reminders and routing live in Redis (a sorted set
-// per partition, by due time), never in XState's own scheduler, which a restored actor forgets.
+// The durable timer poller: approval deadlines, reminders and routing live in the store (in Redis a
+// sorted set per partition by due time; embedded, an indexed table), never in XState's own scheduler, which a restored actor forgets.
 //
 // Every `pollMs` (or when a test calls `poll()` after moving the clock) it reads the due timers of
 // each owned partition and fires each through the message's mailbox, as a turn like any other. One

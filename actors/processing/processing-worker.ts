@@ -20,7 +20,7 @@ export class ProcessingWorker {
   private stopConsuming: (() => Promise<void>) | undefined;
 
   constructor(
-    private readonly nats: Broadcast,
+    private readonly broadcast: Broadcast,
     private readonly host: MessageHost,
     private readonly config: AssentConfig,
     private readonly conditions: ConditionsCheck,
@@ -30,8 +30,8 @@ export class ProcessingWorker {
   ) {}
 
   async start(): Promise<void> {
-    this.stopConsuming = await this.nats.consume(
-      this.nats.names.commands,
+    this.stopConsuming = await this.broadcast.consume(
+      this.broadcast.names.commands,
       { durable: 'processing', ackWaitMs: this.opts.ackWaitMs, maxAckPending: 256, onError: this.opts.onError },
       (m) => this.handle(m),
     );
