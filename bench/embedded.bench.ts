@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseConfig } from '../actors/config/load-config.ts';
 import { Hub } from '../actors/hub.ts';
+import { lifecycleDriver, progress, type Sample } from './hub-lifecycle.ts';
 import type { EmbeddedDatabase } from '../transport/embedded/embedded-database.ts';
 import { summarizeProfile } from './profile-summary.ts';
 
@@ -29,37 +30,12 @@ const MEMORY = process.env.BENCH_MEMORY === '1';
 const OWN_DIR = !process.env.BENCH_DATA_DIR;
 const dataDir = MEMORY ? ':memory:' : (process.env.BENCH_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'assent-embedded-bench-')));
 
-interface Sample { submitMs: number; decideMs: number; toDistributedMs: number }
 interface Phase { name: string; samples: Sample[]; elapsed: number; cpuMs: number; commits: number; writes: number; writeMs: number; commitMs: number; late?: number; offered?: number }
 
 const config = parseConfig({ types: { generic: { platforms: ['portal'] } } });
 const hub = await Hub.start({ embedded: { dataDir }, config, prefix: 'bench', log: () => {} });
 const database = (hub.backend.messages as unknown as { database: EmbeddedDatabase }).database;
-const waiting = new Map<string, (at: number) => void>();
-hub.onTransition((r) => {
-  if (r.to === 'distributed') waiting.get(r.messageId)?.(performance.now());
-});
-
-let seq = 0;
-async function lifecycle(t0 = performance.now()): Promise<Sample> {
-  const n = ++seq;
-  const { id } = await hub.submit({ user: 'alice' }, { type: 'generic', title: `bench ${n}`, payload: { amount: n, currency: 'EUR', reference: `PO-${n}` }, approvers: ['bob'] });
-  const t1 = performance.now();
-  const distributed = new Promise<number>((r) => waiting.set(id, r));
-  const decided = await hub.send(id, { type: 'APPROVE' }, { user: 'bob' });
-  if (decided.kind !== 'committed') throw new Error(`approve answered ${decided.kind}`);
-  const t2 = performance.now();
-  const t3 = await distributed;
-  waiting.delete(id);
-  return { submitMs: t1 - t0, decideMs: t2 - t1, toDistributedMs: t3 - t1 };
-}
-
-function progress(label: string, started: number, seconds: number, done: () => number): NodeJS.Timeout {
-  return setInterval(() => {
-    const frac = Math.min(1, (performance.now() - started) / (seconds * 1000));
-    process.stderr.write(`\r${label.padEnd(18)} [${'#'.repeat(Math.round(frac * 30)).padEnd(30, '.')}] ${done()} lifecycles`);
-  }, 250);
-}
+const { lifecycle, started } = lifecycleDriver(hub);
 
 async function measure(name: string, run: (samples: Sample[]) => Promise<{ late?: number; offered?: number }>): Promise<Phase> {
   const samples: Sample[] = [];
@@ -150,7 +126,7 @@ try {
     phases.push(await openLoop(rate, SECONDS));
   }
 } finally {
-  const lifecycles = seq;
+  const lifecycles = started();
   await hub.stop().catch(() => {});
   const bytes = dbBytes();
   const load1 = loadavg();

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { parseConfig } from '../actors/config/load-config.ts';
 import { Hub } from '../actors/hub.ts';
+import { lifecycleDriver, progress, type Sample } from './hub-lifecycle.ts';
 import { platformsAsked, startBenchPlatforms } from './platforms.ts';
 import { startBenchServers } from './servers.ts';
 
@@ -17,8 +18,6 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const RATES = (process.env.BENCH_RATES ?? '200,500').split(',').map(Number);
 const PLATFORMS = platformsAsked();
 
-interface Sample { submitMs: number; decideMs: number; toDistributedMs: number }
-
 const servers = await startBenchServers();
 const platforms = await startBenchPlatforms(PLATFORMS).catch(async (e) => {
   await servers.stop();
@@ -26,31 +25,7 @@ const platforms = await startBenchPlatforms(PLATFORMS).catch(async (e) => {
 });
 const config = parseConfig(platforms.config);
 const hub = await Hub.start({ redisUrl: servers.redisUrl, natsUrl: servers.natsUrl, config, prefix: 'bench', log: () => {} });
-const waiting = new Map<string, (at: number) => void>();
-hub.onTransition((r) => {
-  if (r.to === 'distributed') waiting.get(r.messageId)?.(performance.now());
-});
-
-async function lifecycle(): Promise<Sample> {
-  const t0 = performance.now();
-  const { id } = await hub.submit({ user: 'alice' }, { type: 'generic', title: 'bench', payload: { amount: 1 }, approvers: ['bob'] });
-  const t1 = performance.now();
-  const distributed = new Promise<number>((r) => waiting.set(id, r));
-  const decided = await hub.send(id, { type: 'APPROVE' }, { user: 'bob' });
-  if (decided.kind !== 'committed') throw new Error(`approve answered ${decided.kind}`);
-  const t2 = performance.now();
-  const t3 = await distributed;
-  waiting.delete(id);
-  return { submitMs: t1 - t0, decideMs: t2 - t1, toDistributedMs: t3 - t1 };
-}
-
-function progress(label: string, started: number, seconds: number, done: () => number): NodeJS.Timeout {
-  return setInterval(() => {
-    const frac = Math.min(1, (performance.now() - started) / (seconds * 1000));
-    const bar = '#'.repeat(Math.round(frac * 30)).padEnd(30, '.');
-    process.stderr.write(`\r${label.padEnd(22)} [${bar}] ${done()} lifecycles`);
-  }, 250);
-}
+const { lifecycle } = lifecycleDriver(hub);
 
 async function closedLoop(seconds: number): Promise<{ samples: Sample[]; elapsed: number }> {
   const samples: Sample[] = [];
