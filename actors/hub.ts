@@ -10,7 +10,7 @@ import { openBackend } from '../transport/open-backend.ts';
 import type {
   Backend, Broadcast, IdempotencyStore, MessageStore, OutboxEntry, PlatformHolding, PlatformStore, PortalStore, RateLimiter,
 } from '../transport/ports.ts';
-import { DEFAULT_PARTITIONS } from '../transport/redis/redis-keys.ts';
+import { DEFAULT_PARTITIONS } from '../transport/partitions.ts';
 import { systemClock, type TimerClock } from './clock.ts';
 import { PartitionOwnership } from './cluster/partition-ownership.ts';
 import type { AssentConfig } from './config/config.schema.ts';

@@ -18,7 +18,7 @@ import { EmbeddedDatabase } from '../transport/embedded/embedded-database.ts';
 import { SqliteMessageStore } from '../transport/embedded/sqlite-message-store.ts';
 import type { MessageStore } from '../transport/ports.ts';
 import { connectRedis } from '../transport/redis/redis-connection.ts';
-import { DEFAULT_PARTITIONS } from '../transport/redis/redis-keys.ts';
+import { DEFAULT_PARTITIONS } from '../transport/partitions.ts';
 import { RedisMessageStore } from '../transport/redis/redis-message-store.ts';
 
 export const AUDIT_USAGE = `       assent audit verify (<message id>... | --all) [--require-keyed] [--redis-url URL | --data-dir DIR] [--prefix P] [--partitions N]

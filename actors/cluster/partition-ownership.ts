@@ -9,7 +9,7 @@
 // Holding a lease is an optimisation, not the guarantee: every commit carries the epoch the lease
 // was taken with, and Redis refuses it once another node has taken the partition (FENCED).
 import type { MessageStore } from '../../transport/ports.ts';
-import { fnv1a } from '../../transport/redis/redis-keys.ts';
+import { fnv1a } from '../../transport/partitions.ts';
 import type { Clock } from '../clock.ts';
 
 export interface OwnershipOptions {

@@ -4,7 +4,7 @@
 // Expiry is by wall time: a lapsed key is treated as absent at once (a write to it starts afresh)
 // and deleted by an occasional prune. Every call that writes is one write op, so it is atomic.
 import type { KeyValueStore } from '../ports.ts';
-import { checkTtl } from '../redis/redis-key-values.ts';
+import { checkTtl } from '../key-value-ttl.ts';
 import { TransportError } from '../transport-error.ts';
 import type { EmbeddedDatabase } from './embedded-database.ts';
 

@@ -12,7 +12,7 @@
 // There is no server clock: lease expiry is wall time (Date.now()).
 import type Database from 'better-sqlite3';
 import type { AuditTrail, Commit, CommitResult, DueTimer, MessageStore, OutboxEntry, StoredMessage } from '../ports.ts';
-import { partitionOf } from '../redis/redis-keys.ts';
+import { partitionOf } from '../partitions.ts';
 import { TransportError } from '../transport-error.ts';
 import type { EmbeddedDatabase } from './embedded-database.ts';
 

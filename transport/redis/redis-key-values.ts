@@ -4,6 +4,7 @@
 // already. Every Redis error leaves as TransportError('REDIS_UNAVAILABLE'), like the other stores.
 import type { Redis } from 'ioredis';
 import type { KeyValueStore } from '../ports.ts';
+import { checkTtl } from '../key-value-ttl.ts';
 import { TransportError } from '../transport-error.ts';
 
 export class RedisKeyValues implements KeyValueStore {
@@ -78,14 +79,6 @@ export class RedisKeyValues implements KeyValueStore {
   }
 }
 
-/**
- * A time to live as both backends take it: a positive, finite number of milliseconds, rounded up
- * to a whole one (Redis's PX takes whole milliseconds). Throws RangeError otherwise.
- */
-export function checkTtl(ttlMs: number): number {
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`a time to live must be a positive number of milliseconds, not ${ttlMs}`);
-  return Math.ceil(ttlMs);
-}
 
 async function wrap<T>(what: string, op: () => Promise<T>): Promise<T> {
   try {
