@@ -1,12 +1,12 @@
 // Reading a JSON body defensively: the size limit holds before the body is buffered (a declared
-// Content-Length over it is refused at once, a streamed body is cut off when it passes it), keys
-// that could pollute prototypes are refused, and so is nesting deeper than a limit.
+// Content-Length over it is refused at once, a streamed body is cut off when it passes it), the
+// bytes must be UTF-8, and the text goes through the hub's one JSON reader (actors/text/strict-json.ts:
+// duplicate names, prototype keys, lone surrogates and the structural limits are refused).
 import { BodyTooLarge, readCapped } from '../actors/outbound/read-capped.ts';
+import { JSON_LIMITS, JsonRefused, readJson } from '../actors/text/strict-json.ts';
 import { Problem } from './problems.ts';
 
 export const MAX_BODY_BYTES = 512 * 1024;
-export const MAX_DEPTH = 32;
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** The body's text, once checked to be JSON by its content type and within the size limit. */
 export async function readJsonText(request: Request, limit = MAX_BODY_BYTES): Promise<string> {
@@ -17,21 +17,35 @@ export async function readJsonText(request: Request, limit = MAX_BODY_BYTES): Pr
   return readBody(request, limit);
 }
 
+/** The body as a JSON object, or a Problem saying what is wrong and where (a JSON pointer). */
 export function parseJsonBody(text: string): unknown {
-  let forbidden: string | undefined;
   let value: unknown;
   try {
-    value = JSON.parse(text, (key, v) => {
-      if (FORBIDDEN_KEYS.has(key)) forbidden = key;
-      return v;
-    });
-  } catch {
-    throw new Problem('REQUEST_BODY_NOT_JSON');
+    value = readJson(text);
+  } catch (e) {
+    if (e instanceof JsonRefused) throw jsonProblem(e);
+    throw e;
   }
-  if (forbidden) throw new Problem('REQUEST_BODY_FORBIDDEN_KEY', `the key ${forbidden} is not accepted`);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Problem('REQUEST_INVALID', 'the body must be a JSON object');
-  if (depthOf(value) > MAX_DEPTH) throw new Problem('REQUEST_BODY_TOO_DEEP', `at most ${MAX_DEPTH} levels`);
   return value;
+}
+
+/** The problem document for JSON the reader refused. */
+export function jsonProblem(e: JsonRefused): Problem {
+  const at = e.pointer ? { pointer: e.pointer } : {};
+  switch (e.reason) {
+    case 'syntax':
+      return new Problem('REQUEST_BODY_NOT_JSON');
+    case 'duplicate-key':
+      return new Problem('REQUEST_BODY_DUPLICATE_KEY', e.message, at);
+    case 'forbidden-key':
+      return new Problem('REQUEST_BODY_FORBIDDEN_KEY', e.message, at);
+    case 'not-well-formed':
+      return new Problem('REQUEST_TEXT_INVALID', e.message, { errors: [{ pointer: e.pointer, detail: e.message }] });
+    case 'limit':
+      if (e.limit?.name === 'depth') return new Problem('REQUEST_BODY_TOO_DEEP', `at most ${JSON_LIMITS.depth} levels`, at);
+      return new Problem('REQUEST_LIMIT_EXCEEDED', e.message, { ...at, ...(e.limit ? { limit: e.limit.name, max: e.limit.max } : {}) });
+  }
 }
 
 async function readBody(request: Request, limit: number): Promise<string> {
@@ -59,10 +73,3 @@ function decode(bytes: Uint8Array): string {
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-function depthOf(value: unknown, depth = 0): number {
-  if (depth > MAX_DEPTH || value === null || typeof value !== 'object') return depth;
-  let max = depth + 1;
-  for (const v of Object.values(value)) max = Math.max(max, depthOf(v, depth + 1));
-  return max;
-}

@@ -5,7 +5,8 @@
 // spaces, bidirectional overrides), default-ignorable or private-use characters. Otherwise an
 // approver "bo\u200Bb" would be a person who can never sign in.
 
-export const MAX_IDENTIFIER_CHARS = 256;
+/** UTF-16 code units, as every other length limit of the API counts. */
+export const MAX_IDENTIFIER_CHARS = 200;
 
 // White_Space, Cc (controls), Cf (format: ZWSP, ZWJ, RLO...), Cs (lone surrogates), Co (private
 // use), Cn (unassigned), Z* (separators) and Default_Ignorable_Code_Point (U+3164 HANGUL FILLER...).
@@ -15,7 +16,7 @@ const NOT_PRINTABLE = /[\p{White_Space}\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Z}\p{Def
 export function identifierProblem(text: string): string | undefined {
   if (text.length === 0) return 'is empty';
   if (!text.isWellFormed()) return 'is not well-formed Unicode';
-  if ([...text].length > MAX_IDENTIFIER_CHARS) return `is longer than ${MAX_IDENTIFIER_CHARS} characters`;
+  if (text.length > MAX_IDENTIFIER_CHARS) return `is longer than ${MAX_IDENTIFIER_CHARS} characters`;
   const bad = NOT_PRINTABLE.exec(text);
   if (bad) return `holds the invisible or control character U+${(bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
   if (text.normalize('NFC') !== text) return 'is not in Unicode normalization form C (NFC)';

@@ -17,6 +17,7 @@ import type { Identity } from '../authorize.ts';
 import { MAX_USER_LENGTH } from './dev-issuer.ts';
 import { AuthError } from './principal.ts';
 import { checkTimestamp, readSignatureHeaders, signedByAny, signedPayload, SIGNATURE_TOLERANCE_SECONDS, type SignedRequest } from './signed-request.ts';
+import { identifierProblem } from '../../actors/text/identifier.ts';
 
 export { CALLER_HEADER, ON_BEHALF_HEADER, readSignedBody, signRequest, type SignedRequest } from './signed-request.ts';
 
@@ -116,15 +117,15 @@ export function onBehalfIdentity(caller: Caller, onBehalfOf: string | null | und
   if (!onBehalfOf) return { user: `platform:${caller.platform}`, groups: [], roles: [], platform: caller.platform };
   if (!caller.onBehalfOf) throw new AuthError('AUTH_ON_BEHALF_REFUSED', 'this caller may not act on behalf of users');
   if (!isPlausibleUserId(onBehalfOf)) {
-    throw new AuthError('AUTH_ON_BEHALF_INVALID', `assent-on-behalf-of must be 1 to ${MAX_USER_LENGTH} printable ASCII characters, not starting with platform: or group:`);
+    throw new AuthError('AUTH_ON_BEHALF_INVALID', `assent-on-behalf-of must be 1 to ${MAX_USER_LENGTH} printable ASCII characters without spaces, not starting with platform: or group:`);
   }
   return { user: onBehalfOf, groups: [], roles: [], platform: caller.platform };
 }
 
-/** A user id a caller may name: 1 to 200 printable ASCII characters, not a platform's or group's id. */
+/** A user id a caller may name: 1 to 200 printable ASCII characters without spaces (an identifier), not a platform's or group's id. */
 export function isPlausibleUserId(value: string): boolean {
   return value.length >= 1 && value.length <= MAX_USER_LENGTH && PRINTABLE_ASCII.test(value)
-    && value.trim() === value && !USER_PREFIXES_RESERVED.some((p) => value.startsWith(p));
+    && identifierProblem(value) === undefined && !USER_PREFIXES_RESERVED.some((p) => value.startsWith(p));
 }
 
 /** The caller by its name; own keys only (`constructor` or `__proto__` name no caller). */

@@ -9,6 +9,7 @@ import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose';
 import type { JSONWebKeySet, JWK } from 'jose';
+import { identifierProblem } from '../../actors/text/identifier.ts';
 
 export const DEV_ISSUER = 'urn:assent:dev-issuer';
 export const DEV_AUDIENCE = 'assent';
@@ -55,8 +56,10 @@ export async function mintDevToken(dataDir: string, options: MintOptions): Promi
   if (typeof user !== 'string' || user.length === 0 || user.length > MAX_USER_LENGTH) {
     throw new TypeError(`user must be a non-empty string of at most ${MAX_USER_LENGTH} characters`);
   }
-  if (platform !== undefined && (typeof platform !== 'string' || platform.length === 0)) {
-    throw new TypeError('platform must be a non-empty string when given');
+  const problem = identifierProblem(user);
+  if (problem) throw new TypeError(`user ${JSON.stringify(user)} is not a user id: it ${problem}`);
+  if (platform !== undefined && (typeof platform !== 'string' || identifierProblem(platform))) {
+    throw new TypeError('platform must be a platform name (printable, no spaces) when given');
   }
   for (const [name, list] of [['roles', roles], ['groups', groups]] as const) {
     if (!Array.isArray(list) || !list.every((v) => typeof v === 'string' && v.length > 0)) {

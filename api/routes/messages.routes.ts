@@ -11,7 +11,7 @@ import { SubmissionRefused } from '../../actors/submission.ts';
 import { maySend, type Identity } from '../authorize.ts';
 import { Problem } from '../problems.ts';
 import { parseJsonBody, readJsonText } from '../read-json-body.ts';
-import { describeIssues, eventBody, idempotencyKey, submitBody } from '../schemas.ts';
+import { bodyProblem, eventBody, idempotencyKey, submitBody } from '../schemas.ts';
 import type { IdempotencyGate } from '../idempotency-gate.ts';
 import { messageJson, transitionJson } from './message-json.ts';
 import { visibleMessage } from './visible-message.ts';
@@ -32,7 +32,7 @@ export function messageRoutes({ hub, idempotency }: MessageRouteDeps): Hono<Env>
     const text = await readJsonText(c.req.raw);
     return idempotency.run({ who, key, method: 'POST', path: c.req.path, body: text }, async () => {
       const body = submitBody.safeParse(parseJsonBody(text));
-      if (!body.success) throw new Problem('REQUEST_INVALID', describeIssues(body.error).join('; '));
+      if (!body.success) throw bodyProblem(body.error);
       // With a key, the id follows from it: a retry after a crash finds the message it created.
       const id = key ? `m${createHash('sha256').update(`${who.user}\n${key}`).digest('hex').slice(0, 24)}` : newMessageId();
       const outcome = await submit(hub, who, body.data, id, key);
@@ -51,7 +51,7 @@ export function messageRoutes({ hub, idempotency }: MessageRouteDeps): Hono<Env>
     const text = await readJsonText(c.req.raw);
     return idempotency.run({ who, key, method: 'POST', path: c.req.path, body: text }, async () => {
       const body = eventBody.safeParse(parseJsonBody(text));
-      if (!body.success) throw new Problem('REQUEST_INVALID', describeIssues(body.error).join('; '));
+      if (!body.success) throw bodyProblem(body.error);
       const view = await visibleMessage(hub, id, who);
       if (!maySend(body.data.type, view, who)) throw Problem.denial('EVENT_FORBIDDEN', `${who.user} may not send ${body.data.type}`);
       const { expectedVersion, ...event } = body.data;
