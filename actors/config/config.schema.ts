@@ -13,6 +13,7 @@ import {
   type DingtalkSettings, type EmailSettings, type FeishuSettings, type Person, type SlackSettings, type StorageSettings,
   type TeamsSettings, type WecomSettings,
 } from './platforms.schema.ts';
+import { approverProblem, identifierProblem, quoteVisibly } from '../text/identifier.ts';
 
 export type Operation =
   | { operation: 'record' }
@@ -105,10 +106,14 @@ const httpUrl = z.string().refine((s) => {
   }
 }, 'must be an http(s) URL without credentials');
 
-const approver = z
-  .string()
-  .min(1, 'must not be empty')
-  .refine((s) => !s.startsWith('group:') || /^group:\S+$/.test(s), "'group:' must be followed by a group name");
+/** A refinement with the identifier grammar's own words for what is wrong. */
+const grammar = (problemOf: (s: string) => string | undefined) => (s: string, ctx: z.RefinementCtx) => {
+  const problem = problemOf(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${quoteVisibly(s)} ${problem}` });
+};
+/** A user id, in a group or as a person: the identifier grammar (actors/text/identifier.ts). */
+const userId = z.string().superRefine(grammar(identifierProblem));
+const approver = z.string().superRefine(grammar(approverProblem));
 
 export const operationSchema = z.discriminatedUnion('operation', [
   z.strictObject({ operation: z.literal('record') }),
@@ -159,8 +164,8 @@ export const webhookSchema = z.strictObject({
 
 export const fileSchema = z.strictObject({
   types: z.record(name('a type name'), typeSchema).default({}),
-  groups: z.record(name('a group name'), z.array(z.string().min(1).refine((s) => !s.startsWith('group:'), 'groups hold user ids, not groups'))).default({}),
-  people: z.record(z.string().min(1), personSchema).default({}),
+  groups: z.record(name('a group name'), z.array(userId.refine((s) => !s.startsWith('group:'), 'groups hold user ids, not groups'))).default({}),
+  people: z.record(userId, personSchema).default({}),
   publicUrl: httpUrl.transform((s) => s.replace(/\/+$/, '')).optional(),
   platforms: z
     .strictObject({

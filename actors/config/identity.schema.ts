@@ -17,6 +17,7 @@
 //       onBehalfOf: true                       # may name the user it acts for (Assent-On-Behalf-Of)
 import { z } from 'zod';
 import { durationMs } from './platforms.schema.ts';
+import { identifierProblem } from '../text/identifier.ts';
 
 export interface IdentityProvider {
   /** In URLs (/auth/login/<id>) and in logs. */
@@ -91,7 +92,7 @@ export const providerSchema = z.strictObject({
   audience: z.string().min(1).optional(),
   scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a scope token')).default(['openid', 'profile', 'email']),
   userClaim: claimName.default('sub'),
-  userPrefix: z.string().max(50).regex(/^[^\s]*$/, 'must not contain spaces').default(''),
+  userPrefix: z.string().max(50).refine((s) => s === '' || identifierProblem(s) === undefined, 'must be printable, without spaces or invisible characters').default(''),
   groupsClaim: claimName.default('groups'),
   rolesClaim: claimName.default('roles'),
   trustRoles: z.boolean().optional(),

@@ -13,6 +13,7 @@ import {
 } from './config.schema.ts';
 import { createConditionsAjv } from '../processing/conditions.ts';
 import { toCallers, toIdentityConfig } from './identity.schema.ts';
+import { JsonRefused, readJson } from '../text/strict-json.ts';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -51,11 +52,13 @@ export async function loadConfig(path?: string): Promise<AssentConfig> {
   }
   let raw: unknown;
   try {
-    raw = ext === '.json' ? JSON.parse(text) : parseYaml(text);
+    // YAML refuses a repeated key itself; JSON goes through the hub's strict reader for the same.
+    raw = ext === '.json' ? readJson(text) : parseYaml(text);
   } catch (err) {
     // Both parsers quote the offending source text, which may be a secret: report the position only.
-    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
-    throw new ConfigError([`${path}: not valid ${ext === '.json' ? 'JSON' : `YAML${where}`}`]);
+    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}`
+      : err instanceof JsonRefused && err.reason !== 'syntax' ? `: ${err.message} at ${err.pointer || '(root)'}` : '';
+    throw new ConfigError([`${path}: not valid ${ext === '.json' ? 'JSON' : 'YAML'}${where}`]);
   }
   return parseConfig(raw ?? {});
 }

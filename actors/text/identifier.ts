@@ -23,6 +23,11 @@ export function identifierProblem(text: string): string | undefined {
   return undefined;
 }
 
+/** `text` quoted, with every character the grammar refuses written as \uXXXX, so a person can see it. */
+export function quoteVisibly(text: string): string {
+  return `"${text.replace(new RegExp(NOT_PRINTABLE.source, 'gu'), (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`)}"`;
+}
+
 export function isIdentifier(text: string): boolean {
   return identifierProblem(text) === undefined;
 }

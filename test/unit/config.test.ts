@@ -126,7 +126,7 @@ network:
     const expected = [
       /^types\.expense\.deadline: invalid duration/,
       /^types\.expense\.steps\[0\]\.approvers: mode 'one' needs exactly one approver, got 2$/,
-      /^types\.expense\.steps\[1\]\.approvers\[0\]: 'group:' must be followed by a group name$/,
+      /^types\.expense\.steps\[1\]\.approvers\[0\]: "group:" names a group that is empty$/,
       /^types\.expense\.platforms\[0\]: platform "webhook" is not configured/,
       /^types\.expense\.platforms\[1\]: platform "slack" is not configured/,
       /^types\.expense\.conditions: not a valid JSON Schema: .*maximun/,
@@ -144,6 +144,32 @@ network:
   it('accepts any well-formed group:<name>, configured or not (token groups)', () => {
     const config = parseConfig({ types: { t: { steps: [{ approvers: ['group:from-token', 'group:finance'] }] } }, groups: { finance: ['carol'] } });
     expect(config.types['t']!.steps![0]!.approvers).toEqual(['group:from-token', 'group:finance']);
+  });
+
+  it('refuses user ids and approvers with invisible, control or unnormalised characters, naming each', () => {
+    const problems = problemsOf(() => parseConfig({
+      types: { t: { steps: [{ approvers: ['bo\u200Bb', 'group:fin\u202Eance'] }], escalate: ['dave\n'] } },
+      groups: { finance: ['carol', 'caf\u0065\u0301'] },
+      people: { 'erin\u00A0': { email: 'erin@example.com' } },
+      publicUrl: 'https://assent.example.com',
+      identity: { providers: [{ id: 'corp', issuer: 'https://id.example.com', clientId: 'c', userPrefix: 'corp\u200B:' }] },
+    }));
+    const expected = [
+      /^types\.t\.steps\[0\]\.approvers\[0\]: "bo\\u200Bb" holds the invisible or control character U\+200B$/,
+      /^types\.t\.steps\[0\]\.approvers\[1\]: .* names a group that holds the invisible or control character U\+202E$/,
+      /^types\.t\.escalate\[0\]: .* U\+000A$/,
+      /^groups\.finance\[1\]: .* is not in Unicode normalization form C/,
+      /^people\.erin.: invalid key: "erin\\u00A0" .* U\+00A0$/,
+      /^identity\.providers\[0\]\.userPrefix: must be printable/,
+    ];
+    for (const re of expected) expect(problems.some((p) => re.test(p)), `${re} in\n${problems.join('\n')}`).toBe(true);
+  });
+
+  it('refuses a JSON configuration that names a key twice, saying where', async () => {
+    const path = await file('twice.json', '{"types":{"t":{"mode":"any"},"t":{"mode":"all"}}}');
+    const err = (await loadConfig(path).catch((e: unknown) => e)) as ConfigError;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.problems).toEqual([`${path}: not valid JSON: the name "t" appears twice in one object at /types/t`]);
   });
 
   it('rejects unknown keys everywhere, headers the hub sets, and groups of groups', () => {
