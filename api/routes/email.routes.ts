@@ -27,6 +27,7 @@ import {
 import { answerLabel } from '../../actors/listeners/chat/chat-cards.ts';
 import type { LinkClaims } from '../../actors/listeners/email/link-claims.ts';
 import { BodyTooLarge, readCapped } from '../../actors/outbound/read-capped.ts';
+import { textProblem } from '../../actors/text/text-rules.ts';
 
 export const MAX_FORM_BYTES = 8 * 1024;
 /** A token in a link is at most 512 characters (CardButton.value); anything much longer is not ours. */
@@ -115,6 +116,8 @@ export function emailRoutes(deps: EmailRouteDeps): Hono {
     if (form === undefined) return refusalPage('REQUEST_BODY_TOO_LARGE', `The form is larger than ${MAX_FORM_BYTES} bytes.`);
     const comment = (form.get('comment') ?? '').trim();
     if ([...comment].length > MAX_COMMENT_CHARS) return refusalPage('REQUEST_INVALID', `The comment is longer than ${MAX_COMMENT_CHARS} characters.`);
+    const badText = textProblem(comment, 'free');
+    if (badText) return refusalPage('REQUEST_TEXT_INVALID', `The comment ${badText}.`);
     const link = readLink(deps, c.req.param('token'));
     if ('refusal' in link) return link.refusal;
     const { claims } = link;

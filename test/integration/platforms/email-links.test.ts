@@ -188,12 +188,14 @@ describe('email links', () => {
     expect(h.calls[1]!.eventId).toBe(h.calls[0]!.eventId);
   });
 
-  it('takes only a small form: other media types (415), large bodies (413), long comments (400), none of which uses the link', async () => {
+  it('takes only a small form: other media types (415), large bodies (413), long comments (400), control characters (422), none of which uses the link', async () => {
     const h = hub();
     const token = h.issue();
     expect(await read(await h.post(path(token), '{"comment":"x"}', 'application/json'))).toMatchObject({ status: 415, code: 'REQUEST_MEDIA_TYPE_UNSUPPORTED' });
     expect(await read(await h.post(path(token), `comment=${'x'.repeat(9000)}`))).toMatchObject({ status: 413, code: 'REQUEST_BODY_TOO_LARGE' });
     expect(await read(await h.post(path(token), `comment=${'é'.repeat(1001)}`))).toMatchObject({ status: 400, code: 'REQUEST_INVALID' });
+    expect(await read(await h.post(path(token), 'comment=no%00way'))).toMatchObject({ status: 422, code: 'REQUEST_TEXT_INVALID' });
+    expect(await read(await h.post(path(token), 'comment=%1B%5B31m'))).toMatchObject({ status: 422, code: 'REQUEST_TEXT_INVALID' });
     expect(h.calls).toEqual([]);
     const done = await h.post(path(token), `comment=${'é'.repeat(1000)}`, 'application/x-www-form-urlencoded; charset=UTF-8');
     expect(done.status).toBe(200);
