@@ -18,9 +18,12 @@ export function isHubsOwn(row: ScannedHeld): boolean {
 }
 
 /**
- * A row that someone else than the hub wrote, compared with the canonical record (`canonical`, the
- * record at the message's current version): undefined when it holds exactly what the hub would have
- * written. `found` always carries `result` (what the requester may accept as the new result).
+ * A row that someone else than the hub wrote, or whose content does not recompute to its hash,
+ * compared with the canonical record (`canonical`, the record at the message's current version):
+ * undefined when it holds exactly what the hub would have written. The expected row is the
+ * canonical record as it is (storageRow), never adjusted to what PostgreSQL can hold, so a value
+ * the database stored otherwise is a difference. `found` always carries `result` (what the
+ * requester may accept as the new result).
  */
 export function driftOf(row: ScannedHeld, canonical: RowSource, location: (fields: string[]) => StorageLocation): Finding | undefined {
   const expected = storageRow(canonical);
@@ -32,7 +35,11 @@ export function driftOf(row: ScannedHeld, canonical: RowSource, location: (field
     id: `drift:storage:${row.messageId}:${row.rowChangedAt}`,
     kind: 'drift',
     platform: 'storage',
-    detail: `the storage row of message ${row.messageId} was changed outside the hub (${fields.join(', ')})`,
+    // The hub's own write whose content does not recompute to its hash: the database stored
+    // something else than the hub wrote (issue 16), not a person's edit.
+    detail: row.editedByHub
+      ? `the storage row of message ${row.messageId} does not hold what the hub wrote (${fields.join(', ')})`
+      : `the storage row of message ${row.messageId} was changed outside the hub (${fields.join(', ')})`,
     location: location(fields),
     expected: pick({ ...expected, content_hash: contentHash(expected) }),
     found: pick({ ...row.held.content, content_hash: row.held.contentHash }),

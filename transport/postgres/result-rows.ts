@@ -9,6 +9,11 @@
 // `deleted_by_hub` (migration 3). The mark is a `where` on the statement's one-row `select`, which
 // PostgreSQL evaluates before the row reaches the insert, hence before any trigger: one round trip,
 // no explicit transaction.
+//
+// The hub's upsert reads back, in the same statement, what the table now holds for each of its rows
+// (RETURNING for a row it wrote, the row as it was for one it did not): the caller compares that with
+// what it sent, because PostgreSQL may store something else than the client meant (the driver
+// encodes an unpaired UTF-16 surrogate in a text parameter as U+FFFD, a trigger may rewrite a value).
 import { DatabaseError, type Pool } from 'pg';
 import { WRITER_SETTING } from './migrations.ts';
 import { PostgresError, translatePostgresError } from './postgres-error.ts';
@@ -71,26 +76,49 @@ function rowParams(row: ResultRow, contentHash: string) {
   return { columns, values, placeholders, updates };
 }
 
+/** What the table holds for a row the hub sent, read back by the same statement that wrote it. */
+export interface UpsertedRow {
+  /** This statement wrote the row; false: the hub had written this version or a later one already. */
+  written: boolean;
+  stored: StoredResultRow;
+  /** The version the hub last wrote to the row (migration 4); null after a hand insert. */
+  hubVersion: number | null;
+}
+
 /**
  * Writes rows in one statement (one commit, so one fsync, for all of them), each unless the hub
  * wrote its version or a later one already (`hub_version`, which a hand edit of `version` does not
  * move: migration 4); a repeated or overtaken delivery changes nothing and fires no trigger. At most
- * one row per message (a statement cannot upsert the same row twice). Answers the message ids it wrote.
+ * one row per message (a statement cannot upsert the same row twice). Answers, by message id, each
+ * row as the table holds it after the statement: as RETURNING gives it for the rows written, as the
+ * statement's snapshot has it for the others (absent when that snapshot has no row: a concurrent
+ * writer's, which its own read-back checks). No round trip more than the write itself.
  */
-export async function upsertResultRows(pool: Pool, target: StorageTarget, url: string, rows: ReadonlyArray<{ row: ResultRow; contentHash: string }>): Promise<Set<string>> {
+export async function upsertResultRows(pool: Pool, target: StorageTarget, url: string, rows: ReadonlyArray<{ row: ResultRow; contentHash: string }>): Promise<Map<string, UpsertedRow>> {
   const columns = [...WRITTEN_COLUMNS, 'content_hash'] as const;
   const arrays = columns.map((c) => rows.map(({ row, contentHash }) => (c === 'content_hash' ? contentHash : JSONB.has(c) ? jsonParam(row[c]) : row[c])));
   const typeOf = (c: (typeof columns)[number]) => (c === 'content_hash' ? 'text' : COLUMN_TYPES[c]);
   const updates = columns.filter((c) => c !== 'message_id').map((c) => `${c} = excluded.${c}`);
-  const sql = `insert into ${qualified(target.schema, target.table)} as t (${columns.join(', ')})
-    select ${columns.join(', ')} from unnest(${columns.map((c, i) => `$${i + 1}::${typeOf(c)}[]`).join(', ')}) as u(${columns.join(', ')})
-    where ${MARK_HUB_WRITE} is not null
-    on conflict (message_id) do update set ${updates.join(', ')}, synced_at = now()
-    where coalesce(t.hub_version, 0) < excluded.version
-    returning message_id`;
+  const t = qualified(target.schema, target.table);
+  // `u` is referenced twice, so PostgreSQL materialises it once. The second branch reads the
+  // snapshot taken before the insert, which is what the rows not written still hold.
+  const sql = `with u as (
+      select * from unnest(${columns.map((c, i) => `$${i + 1}::${typeOf(c)}[]`).join(', ')}) as u(${columns.join(', ')})
+    ), w as (
+      insert into ${t} as t (${columns.join(', ')})
+      select ${columns.join(', ')} from u
+      where ${MARK_HUB_WRITE} is not null
+      on conflict (message_id) do update set ${updates.join(', ')}, synced_at = now()
+      where coalesce(t.hub_version, 0) < excluded.version
+      returning ${storedColumnsSql('t')}, t.hub_version
+    )
+    select true as written, * from w
+    union all
+    select false, ${storedColumnsSql('r')}, r.hub_version from ${t} as r
+      where r.message_id in (select message_id from u) and r.message_id not in (select message_id from w)`;
   try {
-    const res = await pool.query<{ message_id: string }>(sql, arrays);
-    return new Set(res.rows.map((r) => r.message_id));
+    const res = await pool.query<StoredResultRow & { written: boolean; hub_version: number | null }>(sql, arrays);
+    return new Map(res.rows.map(({ written, hub_version, ...stored }) => [stored.message_id, { written, stored, hubVersion: hub_version }]));
   } catch (e) {
     const what = rows.length === 1 ? `message ${rows[0]!.row.message_id} v${rows[0]!.row.version}` : `${rows.length} messages`;
     throw translatePostgresError(e, url, `storing ${what}`);
@@ -134,12 +162,17 @@ export async function deleteResultRow(pool: Pool, target: StorageTarget, url: st
   }
 }
 
-/** The select list that reads a row as `StoredResultRow` (timestamps as text, location as text). */
-export const STORED_COLUMNS_SQL = [
-  ...[...WRITTEN_COLUMNS, 'content_hash', 'edited_by_hub'].filter((c) => !TIMESTAMPS.includes(c)),
-  'location::text as location',
-  ...TIMESTAMPS.map((c) => `to_char(${c} at time zone 'UTC', ${UTC_MICROS}) as ${c}`),
-].join(', ');
+/** The select list that reads a row as `StoredResultRow` (timestamps as text, location as text); `alias` qualifies its columns. */
+export function storedColumnsSql(alias?: string): string {
+  const col = (c: string) => (alias ? `${alias}.${c}` : c);
+  return [
+    ...[...WRITTEN_COLUMNS, 'content_hash', 'edited_by_hub'].filter((c) => !TIMESTAMPS.includes(c)).map((c) => (alias ? `${col(c)} as ${c}` : c)),
+    `${col('location')}::text as location`,
+    ...TIMESTAMPS.map((c) => `to_char(${col(c)} at time zone 'UTC', ${UTC_MICROS}) as ${c}`),
+  ].join(', ');
+}
+
+export const STORED_COLUMNS_SQL = storedColumnsSql();
 
 /** `to_char` of a timestamptz expression in the table's text form of a timestamp. */
 export function timestampSql(expression: string): string {

@@ -6,6 +6,12 @@
 // depth, no whitespace, absent values as null), so it can be recomputed from a row read back: a
 // hand edit of any hashed column makes the recomputed hash differ from the stored one, without the
 // hub's record.
+//
+// The row is the canonical record exactly, nothing made "storable" first: text PostgreSQL cannot
+// hold as it is (U+0000, an unpaired surrogate) is refused or read back different when written
+// (storage-readback.ts), and a row the database changed that way never recomputes to its hash, so
+// no scan takes it for the hub's own. (Until issue 16 such text was dropped or replaced here, before
+// hashing: the row then held something else than the portal, with a hash that matched.)
 import { createHash } from 'node:crypto';
 import { timestampText, WRITTEN_COLUMNS, type ResultRow } from '../../../transport/postgres/result-rows.ts';
 import type { TransitionRecord } from '../../message/message-view.ts';
@@ -29,10 +35,6 @@ export interface StorageRow extends ResultRow {
 export type RowSource = Pick<TransitionRecord, 'messageId' | 'version' | 'to' | 'message'>;
 
 export function storageRow(r: RowSource): StorageRow {
-  return storable(rowOf(r));
-}
-
-function rowOf(r: RowSource): StorageRow {
   const m = r.message;
   return {
     message_id: r.messageId,
@@ -49,22 +51,6 @@ function rowOf(r: RowSource): StorageRow {
     updated_at: timestampText(m.updatedAt),
   };
 }
-
-/**
- * What PostgreSQL's text and jsonb can hold: U+0000 is dropped and an unpaired UTF-16 surrogate
- * becomes U+FFFD (text would store U+FFFD in its place, jsonb refuses it), in every string and key,
- * here, so the hash the scan recomputes from the row read back is the hash of what was written.
- */
-function storable<T>(value: T): T {
-  if (typeof value === 'string') return value.replace(UNSTORABLE, (c) => (c === '\u0000' ? '' : '\uFFFD')) as T;
-  if (Array.isArray(value)) return value.map(storable) as T;
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)])) as T;
-  }
-  return value;
-}
-
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 function decisionOf(r: RowSource): StorageDecision | null {
   const outcome = r.message.decision;

@@ -4,6 +4,13 @@
 // back to an older version, so every order of deliveries ends on the highest version, and a repeated
 // delivery changes nothing and still counts as delivered.
 //
+// Delivered means the row holds exactly what the hub computed from the canonical record: the upsert
+// reads each row back in the same statement, and a row the database stored otherwise (an unpaired
+// surrogate turned into U+FFFD, a value a trigger rewrote) is a permanent failure naming the columns,
+// expected against found (storage-readback.ts); so is text PostgreSQL refuses (U+0000). The listener
+// makes a permanent failure a dead letter and, for a result, DELIVERY_FAILED: an anomaly. Such a row
+// keeps the hash of what the hub meant to write, so every scan sees it as not the hub's own.
+//
 // Each row carries the hash of the columns the hub wrote (see storage-row.ts) and a trigger-kept
 // `row_changed_at`, so the anomaly scan finds the rows changed since its last pass and tells a hand
 // edit from the hub's writes; `holds()` reads a row back as stored for that comparison.
@@ -17,10 +24,9 @@ import type { Pool } from 'pg';
 import type { StorageSettings } from '../../config/platforms.schema.ts';
 import { migrateStorage } from '../../../transport/postgres/migrations.ts';
 import { PostgresError, translatePostgresError } from '../../../transport/postgres/postgres-error.ts';
-import { WriteBatcher } from '../../../transport/postgres/write-batcher.ts';
 import { openPostgresPool, type PostgresPoolOptions } from '../../../transport/postgres/postgres-pool.ts';
 import {
-  deleteResultRow, forceResultRow, readResultRow, upsertResultRows, WRITTEN_COLUMNS, type StoredResultRow,
+  deleteResultRow, forceResultRow, readResultRow, WRITTEN_COLUMNS, type StoredResultRow,
 } from '../../../transport/postgres/result-rows.ts';
 import {
   fullPass, pruneDeletions, scanChanges, scanDeletions, TOMBSTONE_RETENTION_MS,
@@ -30,7 +36,9 @@ import type { StorageTarget } from '../../../transport/postgres/sql-identifier.t
 import type { RepairInstruction } from '../../../machines/message.types.ts';
 import type { TransitionRecord } from '../../message/message-view.ts';
 import type { DeliveryResult, Held, Platform, RepairOutcome } from '../platform.ts';
+import { refusalText } from './storage-readback.ts';
 import { contentHash, differingColumns, storageRow, type StorageRow } from './storage-row.ts';
+import { StorageWrites } from './storage-writes.ts';
 
 /** A row as a scan reads it: what `holds()` would answer, and what the scan compares first. */
 export interface ScannedHeld {
@@ -74,8 +82,6 @@ export type RowRepairOutcome = { ok: true; held: Held | undefined } | { ok: fals
  */
 export type StorageLocation = { platform: 'storage'; table: string; rowKey: string; row: string; fields?: string[] };
 
-const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
-
 /** An anomaly about a row of the storage table (its location names the platform). */
 const isOurs = (a: { location?: Record<string, unknown> }) => a.location?.['platform'] === 'storage';
 
@@ -87,11 +93,12 @@ export class StoragePlatform implements Platform {
   /** The results table: its schema and name. */
   readonly target: StorageTarget;
   private closing: Promise<void> | undefined;
-  private readonly writes = new WriteBatcher<StorageRow, boolean | Error>((rows) => this.writeRows(rows), { maxInFlight: 4, maxBatch: 500 });
+  private readonly writes: StorageWrites;
 
   /** Takes a pool as it is; `open` is the way in for the hub (it migrates first). */
   constructor(private readonly pool: Pool, settings: Pick<StorageSettings, 'schema' | 'table'>, private readonly url: string) {
     this.target = { schema: settings.schema, table: settings.table };
+    this.writes = new StorageWrites(pool, this.target, url);
   }
 
   /** Opens the pool and applies the table's migrations before the platform takes any delivery. */
@@ -119,32 +126,17 @@ export class StoragePlatform implements Platform {
   }
 
   async deliver(r: TransitionRecord): Promise<DeliveryResult> {
-    const written = await this.writes.submit(storageRow(r));
-    if (written instanceof Error) {
-      const failure = translatePostgresError(written, this.url, `storing message ${r.messageId} v${r.version}`);
-      return { ok: false, retryable: failure.retryable, error: failure.message };
+    const row = storageRow(r);
+    const outcome = await this.writes.submit(row);
+    if (outcome instanceof PostgresError) {
+      return { ok: false, retryable: outcome.retryable, error: outcome.retryable ? outcome.message : refusalText(outcome.message, row) };
     }
-    // 204: the table already held this version or a later one; nothing to do is still delivered.
-    return { ok: true, status: written ? 200 : 204 };
-  }
-
-  /**
-   * One statement for a batch of deliveries (see WriteBatcher). Of two versions of one message in
-   * a batch only the later is written (the earlier is overtaken, as if it came late). A batch the
-   * database refuses for good is written row by row, so one bad row does not fail the others.
-   */
-  private async writeRows(rows: StorageRow[]): Promise<Array<boolean | Error>> {
-    const latest = new Map<string, StorageRow>();
-    for (const row of rows) {
-      const seen = latest.get(row.message_id);
-      if (!seen || seen.version < row.version) latest.set(row.message_id, row);
-    }
-    try {
-      const written = await upsertResultRows(this.pool, this.target, this.url, [...latest.values()].map((row) => ({ row, contentHash: contentHash(row) })));
-      return rows.map((row) => latest.get(row.message_id) === row && written.has(row.message_id));
-    } catch (e) {
-      if (latest.size === 1 || (e instanceof PostgresError && e.retryable)) return rows.map(() => asError(e));
-      return Promise.all(rows.map((row) => this.writeRows([row]).then(([one]) => one!)));
+    switch (outcome.kind) {
+      case 'written': return { ok: true, status: 200 };
+      // The table already held this version (exactly as written) or a later one: nothing to do is still delivered.
+      case 'held': case 'overtaken': return { ok: true, status: 204 };
+      // Retrying would write the same value and read back the same difference: permanent.
+      case 'differs': return { ok: false, retryable: false, error: refusalText(`storing message ${r.messageId} v${r.version}: ${outcome.detail}`, row) };
     }
   }
 
@@ -254,7 +246,7 @@ export class StoragePlatform implements Platform {
       return { ok: true, held: await this.holds(messageId) };
     } catch (e) {
       const failure = translatePostgresError(e, this.url, `repairing message ${messageId}`);
-      return { ok: false, retryable: failure.retryable, error: failure.message };
+      return { ok: false, retryable: failure.retryable, error: write && !failure.retryable ? refusalText(failure.message, write) : failure.message };
     }
   }
 
