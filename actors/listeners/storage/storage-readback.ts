@@ -9,6 +9,7 @@
 // surrogates in jsonb are refused outright (SQLSTATE 22P05, 22P02), and U+0000 in text too (22021):
 // those are permanent failures, and `unstorableText` names where the record holds them.
 import type { UpsertedRow } from '../../../transport/postgres/result-rows.ts';
+import { cutText } from '../../text/cut-text.ts';
 import { canonicalJson, contentHash, differingColumns, type StorageRow } from './storage-row.ts';
 
 /** What a write of one row came to, once read back. */
@@ -40,8 +41,7 @@ export function verdictOf(row: StorageRow, upserted: UpsertedRow | undefined): W
 
 /** A value for a failure text: canonical JSON (U+0000 and lone surrogates escaped), cut to a readable length. */
 function excerpt(value: unknown): string {
-  const text = canonicalJson(value ?? null);
-  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+  return cutText(canonicalJson(value ?? null), 120, '...');
 }
 
 const NUL = /\u0000/;
