@@ -70,6 +70,8 @@ export interface HubOptions {
   /** Replace how `http` processing operations reach their endpoints and wait between retries (simulations). */
   processing?: { fetch?: typeof fetch; sleep?: (ms: number) => Promise<void> };
   log?: Log;
+  /** ASSENT_ENV=production: the backend refuses stores that do not keep what they acknowledge (transport/store-durability.ts). */
+  production?: boolean;
 }
 
 export class Hub {
@@ -170,7 +172,7 @@ export class Hub {
     if (Boolean(o.redisUrl) !== Boolean(o.natsUrl)) throw new Error('give redisUrl and natsUrl together (Redis and NATS), or neither (embedded)');
     const backend = await openBackend({
       ...(o.redisUrl && o.natsUrl ? { redisUrl: o.redisUrl, natsUrl: o.natsUrl } : { dataDir: o.embedded?.dataDir ?? ':memory:' }),
-      prefix, partitions: o.partitions ?? DEFAULT_PARTITIONS, node, clock,
+      prefix, partitions: o.partitions ?? DEFAULT_PARTITIONS, node, clock, production: o.production ?? false, log,
     });
     const { messages: store, holdings, portal, broadcast } = backend;
     let relay: OutboxRelay | undefined;

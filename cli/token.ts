@@ -2,11 +2,13 @@
 // development token from the built-in issuer, whose key lives in ASSENT_DATA_DIR (created by
 // whichever command runs first). A short human line comes first; the token is alone on the last line.
 import { DEV_TOKEN_TTL_SECONDS, devIssuerKeyPath, mintDevToken } from '../api/identity/dev-issuer.ts';
+import { readAssentEnv } from './settings.ts';
 
 export const TOKEN_USAGE = `usage: assent token <user> [--platform <id>] [--role <role>]... [--group <group>]...
 
   Prints a development token (a JWT from the built-in issuer) for <user>, alone on the last line.
-  The issuer's key is kept in ASSENT_DATA_DIR (default .assent). Refused when ASSENT_ENV=production.`;
+  The issuer's key is kept in ASSENT_DATA_DIR (default .assent). Refused when ASSENT_ENV=production, or is anything
+  but development or production.`;
 
 class UsageError extends Error {}
 
@@ -32,11 +34,17 @@ export async function runToken(
     err(TOKEN_USAGE);
     return 2;
   }
-  if (env.ASSENT_ENV === 'production') {
+  // The same reading of ASSENT_ENV as `assent start`: `ASSENT_ENV=prod` is refused, not taken for development.
+  const assentEnv = readAssentEnv(env);
+  if ('problem' in assentEnv) {
+    err(`assent token: refused: ${assentEnv.problem}`);
+    return 1;
+  }
+  if (assentEnv.env === 'production') {
     err('assent token: refused: development tokens are not issued when ASSENT_ENV=production (use your identity provider)');
     return 1;
   }
-  const dataDir = env.ASSENT_DATA_DIR ?? '.assent';
+  const dataDir = env.ASSENT_DATA_DIR || '.assent'; // empty counts as unset, as for `assent start`
   let token: string;
   try {
     token = await mintDevToken(dataDir, {

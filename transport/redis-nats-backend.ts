@@ -1,21 +1,59 @@
 // The design card's backend: Redis holds every message, read model and shared record; NATS
 // JetStream carries the broadcast. Any number of hub processes share one such backend.
-import { JetStreamTransport } from './nats/jetstream-transport.ts';
+//
+// Both must keep what they acknowledge (store-durability.ts): their persistence is checked when the
+// backend opens (production refuses a Redis without its append-only file or a stream in memory,
+// with StoreNotDurableError) and again after each reconnect, when a store that lost it in production
+// makes `ping`, hence /readyz, answer not ready until a later check finds it durable again.
+import { logJson, type Log } from '../actors/log.ts';
+import { JetStreamTransport, redact } from './nats/jetstream-transport.ts';
+import { judgeStreamStorage } from './nats/stream-durability.ts';
 import type { Backend } from './ports.ts';
 import { connectRedis } from './redis/redis-connection.ts';
+import { judgeRedisPersistence, readRedisPersistence } from './redis/redis-durability.ts';
 import { RedisIdempotencyStore } from './redis/redis-idempotency-store.ts';
 import { RedisKeyValues } from './redis/redis-key-values.ts';
 import { RedisMessageStore } from './redis/redis-message-store.ts';
 import { RedisPlatformStore } from './redis/redis-platform-store.ts';
 import { RedisPortalStore } from './redis/redis-portal-store.ts';
 import { RedisRateLimiter } from './redis/redis-rate-limiter.ts';
+import { DurabilityWatch } from './store-durability.ts';
+import { TransportError } from './transport-error.ts';
 
-export async function openRedisNatsBackend(o: { redisUrl: string; natsUrl: string; prefix: string; partitions: number; node: string }): Promise<Backend> {
+export interface RedisNatsSettings {
+  redisUrl: string;
+  natsUrl: string;
+  prefix: string;
+  partitions: number;
+  node: string;
+  /** ASSENT_ENV=production: refuse stores that do not keep what they acknowledge. */
+  production?: boolean;
+  log?: Log;
+}
+
+export async function openRedisNatsBackend(o: RedisNatsSettings): Promise<Backend> {
   const redis = await connectRedis(o.redisUrl);
   const nats = await JetStreamTransport.connect(o.natsUrl, o.prefix, `assent ${o.node}`).catch((e) => {
     redis.disconnect();
     throw e;
   });
+  const durability = new DurabilityWatch({ production: o.production ?? false, log: o.log ?? logJson });
+  const redisFindings = async () => [judgeRedisPersistence(await readRedisPersistence(redis), o.redisUrl)];
+  const natsFindings = async () => (await nats.streamStorage()).map((s) => judgeStreamStorage(s, redact(o.natsUrl)));
+  try {
+    const redisFound = await redisFindings().catch((cause: unknown) => {
+      throw cause instanceof TransportError ? cause : new TransportError('REDIS_UNAVAILABLE', `cannot read the persistence of Redis at ${redact(o.redisUrl)}`, { cause });
+    });
+    durability.admit({ redis: redisFound, nats: await natsFindings() });
+  } catch (e) {
+    redis.disconnect();
+    await nats.close().catch(() => {});
+    throw e;
+  }
+  // After the first connect, `ready` means a reconnect: the server may have restarted with another
+  // configuration. A check the connection drops again is skipped; the next reconnect checks.
+  redis.on('ready', () => void redisFindings().then((f) => durability.recheck('redis', f), () => {}));
+  nats.onReconnect(() => void natsFindings().then((f) => durability.recheck('nats', f), () => {}));
   return {
     kind: 'redis-nats',
     messages: new RedisMessageStore(redis, o.prefix, o.partitions),
@@ -25,7 +63,8 @@ export async function openRedisNatsBackend(o: { redisUrl: string; natsUrl: strin
     rateLimiter: new RedisRateLimiter(redis, o.prefix),
     keys: new RedisKeyValues(redis),
     broadcast: nats,
-    ping: () => redis.ping().then(() => !nats.isClosed(), () => false),
+    // Not ready, in production, while a store's last check found it not durable.
+    ping: () => redis.ping().then(() => !nats.isClosed() && durability.durable, () => false),
     async close() {
       await nats.close();
       await redis.quit().catch(() => redis.disconnect());

@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import { listenHostFor } from '../../cli/listen-host.ts';
 import { readStartSettings, SettingsError } from '../../cli/settings.ts';
+import { runToken } from '../../cli/token.ts';
+
+/** The problems readStartSettings reports, or [] when it accepts. */
+function problemsOf(args: string[], env: NodeJS.ProcessEnv): string[] {
+  try {
+    readStartSettings(args, env);
+    return [];
+  } catch (e) {
+    if (!(e instanceof SettingsError)) throw e;
+    return e.problems;
+  }
+}
 
 describe('assent start settings', () => {
   it('reads the environment, flags winning', () => {
@@ -30,7 +43,7 @@ describe('assent start settings', () => {
     } catch (e) {
       expect(e).toBeInstanceOf(SettingsError);
       expect((e as SettingsError).problems).toEqual([
-        'PORT: 99999 is not a port number',
+        'PORT: "99999" is not a port number (0 to 65535)',
         'NATS_URL: set REDIS_URL and NATS_URL together, or neither',
         '--colour: unknown flag',
       ]);
@@ -50,5 +63,65 @@ describe('assent start settings', () => {
 
   it('refuses a flag without its value', () => {
     expect(() => readStartSettings(['--port'], { REDIS_URL: 'r', NATS_URL: 'n' })).toThrow(/--port: needs a value/);
+  });
+
+  it('refuses an ASSENT_ENV it does not know, naming it and the accepted values, rather than taking it for development', () => {
+    expect(problemsOf([], { ASSENT_ENV: 'prod' })).toEqual(['ASSENT_ENV: "prod" is not one of development, production (unset means development)']);
+    expect(problemsOf([], { ASSENT_ENV: 'Production' })).toHaveLength(1);
+    expect(readStartSettings([], {}).production).toBe(false);
+    expect(readStartSettings([], { ASSENT_ENV: '' }).production).toBe(false);
+    expect(readStartSettings([], { ASSENT_ENV: 'development' }).production).toBe(false);
+    expect(readStartSettings([], { ASSENT_ENV: 'production' }).production).toBe(true);
+  });
+
+  it('refuses `assent token` with an ASSENT_ENV it does not know', async () => {
+    const err: string[] = [];
+    const out: string[] = [];
+    const code = await runToken(['alice'], { ASSENT_ENV: 'prod', ASSENT_DATA_DIR: '/nonexistent/assent' }, (l) => out.push(l), (l) => err.push(l));
+    expect(code).toBe(1);
+    expect(out).toEqual([]);
+    expect(err.join('\n')).toContain('ASSENT_ENV: "prod" is not one of development, production');
+  });
+
+  it('refuses numeric settings that are not numbers, all at once, rather than falling back to defaults', () => {
+    expect(problemsOf([], { ASSENT_RATE_LIMIT_USER: 'abc', ASSENT_RATE_LIMIT_PLATFORM: '0', PORT: '80a' })).toEqual([
+      'PORT: "80a" is not a port number (0 to 65535)',
+      'ASSENT_RATE_LIMIT_USER: "abc" is not a positive number of requests per second',
+      'ASSENT_RATE_LIMIT_PLATFORM: "0" is not a positive number of requests per second',
+    ]);
+    for (const bad of ['-1', '0x10', '1e3', 'Infinity', ' 5', '1.5.2']) {
+      expect(problemsOf([], { ASSENT_RATE_LIMIT_USER: bad }), bad).toHaveLength(1);
+    }
+    for (const bad of ['-1', '65536', '8080.5', '0x50', ' 80']) expect(problemsOf([], { PORT: bad }), bad).toHaveLength(1);
+    expect(readStartSettings([], { ASSENT_RATE_LIMIT_USER: '1.5', ASSENT_RATE_LIMIT_PLATFORM: '20' }).rateLimit).toEqual({ perUser: 1.5, perPlatform: 20 });
+  });
+
+  it('takes an empty variable for an unset one, and refuses an empty flag', () => {
+    const s = readStartSettings([], { PORT: '', HOST: '', ASSENT_RATE_LIMIT_USER: '', ASSENT_DATA_DIR: '', ASSENT_CONFIG: '', ASSENT_OIDC_ISSUER: '' });
+    expect(s).toEqual({ port: 8080, dataDir: '.assent', production: false, rateLimit: { perUser: 50, perPlatform: 500 } });
+    expect(problemsOf(['--port='], {})).toEqual(['--port: needs a value']);
+  });
+
+  it('keeps everything after the first = of a flag', () => {
+    expect(readStartSettings(['--inspect=ws://h:1/?a=b'], {}).inspect?.url).toBe('ws://h:1/?a=b');
+  });
+
+  it('takes HOST or --host, refusing what is not an address to listen on', () => {
+    expect(readStartSettings([], { HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+    expect(readStartSettings(['--host', '::1'], { HOST: '0.0.0.0' }).host).toBe('::1');
+    expect(readStartSettings([], {}).host).toBeUndefined();
+    expect(problemsOf([], { HOST: 'http://example.com' })).toEqual(['HOST: "http://example.com" is not an IP address or host name to listen on']);
+    expect(problemsOf([], { HOST: '127.0.0.1:8080' })).toHaveLength(1);
+  });
+
+  it('listens on loopback by default while the development issuer is in use, on every interface otherwise', () => {
+    expect(listenHostFor(undefined, true)).toEqual({ hostname: '127.0.0.1' });
+    expect(listenHostFor(undefined, false)).toEqual({ hostname: '0.0.0.0' });
+    expect(listenHostFor('10.0.0.5', false)).toEqual({ hostname: '10.0.0.5' });
+    expect(listenHostFor('::1', true)).toEqual({ hostname: '::1' });
+    expect(listenHostFor('localhost', true)).toEqual({ hostname: 'localhost' });
+    const exposed = listenHostFor('0.0.0.0', true);
+    expect(exposed.hostname).toBe('0.0.0.0');
+    expect(exposed.warning).toMatch(/^HOST=0\.0\.0\.0 exposes the built-in development issuer beyond this machine/);
   });
 });

@@ -3,12 +3,13 @@
 // the hub process owning the message's partition. Only this folder imports `nats`, so a move to the
 // `@nats-io/*` v3 packages stays here.
 import {
-  AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, connect, nanos,
+  AckPolicy, DeliverPolicy, Events, RetentionPolicy, StorageType, connect, nanos,
   type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection, type Subscription,
 } from 'nats';
 import type { Broadcast, ConsumerSettings, InboundMessage, StreamNames } from '../ports.ts';
 import { streamNames } from '../stream-names.ts';
 import { TransportError } from '../transport-error.ts';
+import type { StreamStorage } from './stream-durability.ts';
 
 export { streamNames };
 
@@ -56,10 +57,33 @@ export class JetStreamTransport implements Broadcast {
   private async upsertStream(config: Parameters<JetStreamManager['streams']['add']>[0]): Promise<void> {
     try {
       await this.jsm.streams.info(config.name!);
-      await this.jsm.streams.update(config.name!, config);
+      // Storage and replicas stay as the stream has them (the client merges the update into them):
+      // the server refuses to change a stream's storage, and an operator's three replicas must not
+      // drop to one. stream-durability.ts judges them.
+      const { storage: _, num_replicas: __, ...update } = config;
+      await this.jsm.streams.update(config.name!, update);
     } catch {
       await this.jsm.streams.add(config);
     }
+  }
+
+  /** The storage and replicas of the hub's streams, as the server has them now (stream-durability.ts). */
+  async streamStorage(): Promise<StreamStorage[]> {
+    try {
+      return await Promise.all([this.names.transitions, this.names.commands].map(async (name) => {
+        const { config } = await this.jsm.streams.info(name);
+        return { name, storage: config.storage === StorageType.Memory ? 'memory' as const : 'file' as const, replicas: config.num_replicas };
+      }));
+    } catch (cause) {
+      throw new TransportError('NATS_UNAVAILABLE', 'cannot read the storage of the JetStream streams', { cause });
+    }
+  }
+
+  /** Calls `reconnected` after each reconnect to the server, until the connection closes. */
+  onReconnect(reconnected: () => void): void {
+    void (async () => {
+      for await (const s of this.nc.status()) if (s.type === Events.Reconnect) reconnected();
+    })().catch(() => {});
   }
 
   /** Publishes once per `msgId` within the duplicate window; answers whether it was a duplicate. */
