@@ -24,6 +24,7 @@ import { isAdmin, maySee, type Identity } from '../authorize.ts';
 import { Problem } from '../problems.ts';
 import { describeIssues } from '../schemas.ts';
 import { messageJson, type MessageJson } from './message-json.ts';
+import { readJson } from '../../actors/text/strict-json.ts';
 
 type Env = { Variables: { identity: Identity } };
 
@@ -64,7 +65,7 @@ export function decodeCursor(text: string): PortalPosition {
   let parsed: unknown;
   try {
     if (!/^[A-Za-z0-9_-]+$/.test(text)) throw new Error('not base64url');
-    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    parsed = readJson(Buffer.from(text, 'base64url').toString('utf8'));
   } catch {
     throw new Problem('REQUEST_INVALID', 'cursor: not a cursor this API answered');
   }
