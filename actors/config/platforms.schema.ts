@@ -39,14 +39,31 @@ export const slackSchema = z.strictObject({
   botToken: secret('botToken'),
   /** Signs every request Slack sends (v0 signatures). */
   signingSecret: secret('signingSecret'),
+  /**
+   * The app's ID (A0...). When set, a click whose `api_app_id` names another app is refused (403
+   * PLATFORM_IDENTITY_MISMATCH), whatever its signature.
+   */
+  appId: z.string().min(1).optional(),
+  /**
+   * The workspace's team ID (T0...). When set, a click whose `team.id` (or the clicker's `team_id`)
+   * names another workspace is refused (403 PLATFORM_IDENTITY_MISMATCH).
+   */
+  teamId: z.string().min(1).optional(),
   apiUrl: baseUrl('https://slack.com/api'),
 });
 
 export const teamsSchema = z.strictObject({
-  /** The bot's Microsoft App ID (the audience of the tokens the Bot Connector sends). */
+  /**
+   * The bot's Microsoft App ID: the audience of the tokens the Bot Connector sends, and the bot every
+   * activity must be addressed to (`recipient.id` is `28:<appId>`), else 403 PLATFORM_IDENTITY_MISMATCH.
+   */
   appId: secret('appId'),
   appPassword: secret('appPassword'),
-  /** The tenant for single-tenant bots; omitted for multi-tenant ('botframework.com'). */
+  /**
+   * The tenant for single-tenant bots; omitted for multi-tenant ('botframework.com'). When set, every
+   * activity must name it (`channelData.tenant.id`, `conversation.tenantId`), else it is refused with
+   * 403 PLATFORM_IDENTITY_MISMATCH and nothing is remembered from it.
+   */
   tenantId: z.string().min(1).optional(),
   /** Where conversations with users are created and activities sent. */
   serviceUrl: baseUrl('https://smba.trafficmanager.net/teams'),
@@ -57,12 +74,19 @@ export const teamsSchema = z.strictObject({
 });
 
 export const feishuSchema = z.strictObject({
+  /** The app's ID (cli_...): every schema 2.0 callback must name it (`header.app_id`), else 403 PLATFORM_IDENTITY_MISMATCH. */
   appId: secret('appId'),
   appSecret: secret('appSecret'),
   /** Checked on every callback (the `token` field). */
   verificationToken: secret('verificationToken'),
   /** When set, callbacks are encrypted and signed with it (X-Lark-Signature). */
   encryptKey: z.string().min(1).optional(),
+  /**
+   * The tenant (organization) the app serves, as callbacks name it (`header.tenant_key`). A store app
+   * installed in several tenants signs every tenant's callbacks with the same keys: when this is set,
+   * a callback from any other tenant is refused (403 PLATFORM_IDENTITY_MISMATCH).
+   */
+  tenantKey: z.string().min(1).optional(),
   /** https://open.feishu.cn, or https://open.larksuite.com for Lark. */
   apiUrl: baseUrl('https://open.feishu.cn'),
 });
@@ -73,12 +97,23 @@ export const dingtalkSchema = z.strictObject({
   robotCode: secret('robotCode'),
   /** The interactive card template created in the developer console. */
   cardTemplateId: secret('cardTemplateId'),
+  /**
+   * The organization's CorpId (ding...). Card callbacks name the organization (`corpId`) but no app
+   * or robot; when this is set, a callback naming another organization is refused (403
+   * PLATFORM_IDENTITY_MISMATCH).
+   */
+  corpId: z.string().min(1).optional(),
   apiUrl: baseUrl('https://api.dingtalk.com'),
 });
 
 export const wecomSchema = z.strictObject({
+  /**
+   * The corporation's CorpID. Every callback must be encrypted for it (the ReceiveId inside the
+   * ciphertext) and addressed to it (`ToUserName`, outside and inside), else 403 PLATFORM_IDENTITY_MISMATCH.
+   */
   corpId: secret('corpId'),
   corpSecret: secret('corpSecret'),
+  /** The app's AgentId: a callback for another app of the corporation (`AgentID`) is refused the same way. */
   agentId: z.number().int().positive(),
   /** The callback Token and EncodingAESKey (43 characters) set in the WeCom admin console. */
   token: secret('token'),

@@ -78,4 +78,32 @@ describe('platforms in the configuration', () => {
     expect(Object.keys(config.platforms).sort()).toEqual(['email', 'slack', 'storage', 'webhook']);
     expect(config.types['purchase']!.steps).toHaveLength(2);
   });
+  it('takes the identity every callback is checked against: optional where the platform has no fixed one, never empty', () => {
+    const config = parseConfig({
+      ...every,
+      platforms: {
+        ...every.platforms,
+        slack: { ...every.platforms.slack, appId: 'A0APP1', teamId: 'T0TEAM1' },
+        feishu: { ...every.platforms.feishu, tenantKey: '2ca1d211f64f6438' },
+        dingtalk: { ...every.platforms.dingtalk, corpId: 'dingcorp1' },
+        teams: { ...every.platforms.teams, tenantId: 'tenant-1' },
+      },
+    });
+    expect(config.platforms.slack).toMatchObject({ appId: 'A0APP1', teamId: 'T0TEAM1' });
+    expect(config.platforms.feishu?.tenantKey).toBe('2ca1d211f64f6438');
+    expect(config.platforms.dingtalk?.corpId).toBe('dingcorp1');
+    expect(parseConfig(every).platforms.feishu?.tenantKey).toBeUndefined();
+    const problems = problemsOf(() => parseConfig({
+      ...every,
+      platforms: {
+        ...every.platforms,
+        slack: { ...every.platforms.slack, appId: '', teamId: '' },
+        feishu: { ...every.platforms.feishu, tenantKey: '' },
+        dingtalk: { ...every.platforms.dingtalk, corpId: '' },
+      },
+    }));
+    expect(problems.map((p) => p.split(':')[0])).toEqual(expect.arrayContaining([
+      'platforms.slack.appId', 'platforms.slack.teamId', 'platforms.feishu.tenantKey', 'platforms.dingtalk.corpId',
+    ]));
+  });
 });

@@ -98,8 +98,11 @@ export class ChatActions {
     const inbound = await adapter.receive(req);
     if (inbound.kind === 'answer') return inbound.answer;
     if (inbound.kind === 'refused') {
-      // The reason is for the operator's log; the caller is not authenticated and learns only the status.
-      this.deps.log?.('warn', 'callback refused', { platform, reason: inbound.reason });
+      // The reason is for the operator's log; the caller is not authenticated and learns only the
+      // status, and the problem code when the refusal names one (another app or tenant, a body the
+      // strict JSON reader refuses): the route answers it as a problem document.
+      this.deps.log?.('warn', 'callback refused', { platform, reason: inbound.reason, ...(inbound.problem ? { problem: inbound.problem } : {}) });
+      if (inbound.problem) return { status: inbound.status, problem: inbound.problem };
       return { status: inbound.status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'refused' };
     }
     const refuse = (reason: string, view?: MessageView) => inbound.answer(this.refusal(platform, reason, view));

@@ -10,6 +10,7 @@
 import type { ApiOutcome } from '../../outbound/call-api.ts';
 import type { Clock } from '../../clock.ts';
 import type { PlatformCapabilities } from '../platform.ts';
+import type { CallbackProblem, Refused } from './callback-refusal.ts';
 
 export type { ApiOutcome };
 
@@ -62,6 +63,8 @@ export interface HttpAnswer {
   status: number;
   headers?: Record<string, string>;
   body?: string;
+  /** Set on a refusal that names its cause: the callback route answers this problem document instead. */
+  problem?: CallbackProblem;
 }
 
 /** How the clicked card should look after the click, and a short notice for the clicker. */
@@ -87,8 +90,11 @@ export interface CardAction {
 export type Inbound =
   /** A handshake (URL verification, echo) or an event that is not a click: answer it, do nothing else. */
   | { kind: 'answer'; answer: HttpAnswer }
-  /** A request that fails verification (signature, timestamp window, token, decryption): nothing happens. */
-  | { kind: 'refused'; status: 400 | 401 | 403; reason: string }
+  /**
+   * A request that fails verification (signature, timestamp window, token, decryption), names another
+   * app or tenant, or cannot be read (callback-refusal.ts): nothing happens.
+   */
+  | Refused
   | CardAction;
 
 export interface ChatAdapter {

@@ -7,6 +7,7 @@ import type { Anomaly, AnomalyKind, ExceptionAction, ResolvedAnomaly } from '../
 import type { MessageView, TransitionRecord } from '../../message/message-view.ts';
 import type { ResolveChoice } from './action-token.ts';
 import type { CardContent, Tone } from './chat-adapter.ts';
+import { cutText } from '../../text/cut-text.ts';
 
 export interface CardContext {
   /** A person's display name. */
@@ -46,8 +47,9 @@ function payloadFields(payload: unknown): Array<{ label: string; value: string }
     .map(([k, v]) => ({ label: k, value: short(String(v)) }));
 }
 
+/** Cut between graphemes: a code-unit cut would leave half an emoji (a lone surrogate) on every platform. */
 function short(text: string, max = MAX_VALUE_CHARS): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return cutText(text, max);
 }
 
 export function approvalCard(view: MessageView, ctx: CardContext, actions: { approve: string; reject: string }): CardContent {

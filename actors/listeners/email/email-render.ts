@@ -5,6 +5,11 @@
 // links to the hub's confirmation page, `<publicUrl>/v1/email/actions/<token>`, labelled as the card
 // labels them: opening one decides nothing (link scanners and chat previews fetch links); the page's
 // form does.
+//
+// The subject is cut to MAX_SUBJECT_CHARS between graphemes (actors/text/cut-text.ts): a title may
+// hold 500 characters, more than any mail client shows on a line, and a cut inside a surrogate pair
+// or a joined emoji would arrive as U+FFFD or half a flag.
+import { cutText } from '../../text/cut-text.ts';
 import type { CardContent, Tone } from '../chat/chat-adapter.ts';
 
 export interface RenderedMail {
@@ -12,6 +17,12 @@ export interface RenderedMail {
   text: string;
   html: string;
 }
+
+/**
+ * The longest title in a subject (UTF-16 units, `Re: ` not counted): RFC 5322 asks for header lines
+ * under 78 characters; past about twice that, clients cut the subject anyway.
+ */
+export const MAX_SUBJECT_CHARS = 150;
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -37,7 +48,9 @@ const TONE_COLORS: Record<Tone, string> = {
 const BUTTON = 'display:inline-block;padding:10px 18px;margin-right:8px;border-radius:4px;color:#ffffff;text-decoration:none;font-weight:600';
 
 export function renderMail(card: CardContent, publicUrl: string, opts: { reply?: boolean } = {}): RenderedMail {
-  const title = headerText(card.title) || '(untitled)';
+  // Cut before `Re: ` is put in front, so a reply's subject is the first mail's with `Re: `
+  // (clients that thread by subject, as Gmail does, keep them together).
+  const title = cutText(headerText(card.title) || '(untitled)', MAX_SUBJECT_CHARS);
   const subject = opts.reply ? `Re: ${title}` : title;
   const links = card.actions
     ? [

@@ -28,7 +28,7 @@ export function clickEvent(input: ClickInput, verificationToken: string): Record
     schema: '2.0',
     header: {
       event_id: input.eventId, token: verificationToken, create_time: String(input.now),
-      event_type: 'card.action.trigger', tenant_key: '2ca1d211f64f6438', app_id: 'cli_a1b2c3d4e5f6',
+      event_type: 'card.action.trigger', tenant_key: '2ca1d211f64f6438', app_id: 'cli_a1b2c3d4e5f60001',
     },
     event: {
       operator: { tenant_key: '2ca1d211f64f6438', user_id: 'e7a6c3b1', open_id: input.user, union_id: 'on_6f5c1a2b3d4e' },

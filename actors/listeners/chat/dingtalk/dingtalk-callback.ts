@@ -15,7 +15,14 @@
 // DingTalk documents no time window for these headers; its robot callbacks, signed the same way with
 // `timestamp`/`sign`, are refused past one hour, and the same hour is enforced here. The encrypted
 // event-subscription scheme (msg_signature + AES) does not apply to card callbacks.
+//
+// The body names the organization (`corpId`) but no app or robot (the card service's callback has
+// extension, corpId, spaceType, spaceId, userIdType, type, userId, outTrackId, content and value):
+// with a corpId configured, a body naming another organization is refused (403
+// PLATFORM_IDENTITY_MISMATCH). Both the body and its `content` string are read by the strict JSON
+// reader, so a `value` param given twice is refused rather than read as its last occurrence.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { checkIdentity, isObj, readJsonObject, refused, type Refused } from '../callback-refusal.ts';
 import type { CardRef, Inbound, InboundRequest } from '../chat-adapter.ts';
 
 export const DINGTALK_SIGNATURE_WINDOW_MS = 60 * 60 * 1000;
@@ -30,14 +37,14 @@ export interface DingtalkClick {
 
 const EMPTY_OK = { status: 200, headers: { 'content-type': 'application/json' }, body: '{}' };
 type NotAClick = Exclude<Inbound, { kind: 'action' }>;
-const refuse = (status: 400 | 401 | 403, reason: string): NotAClick => ({ kind: 'refused', status, reason });
+const refuse = (status: 400 | 401 | 403, reason: string): NotAClick => refused(status, reason);
 
 /** The signature DingTalk sends for a timestamp (Java: `Long.toString(ts).getBytes()`). */
 export function cardCallbackSignature(apiSecret: string, timestamp: string): string {
   return createHmac('sha256', apiSecret).update(timestamp, 'utf8').digest('base64');
 }
 
-export function readCardCallback(req: InboundRequest, apiSecret: string): DingtalkClick | NotAClick {
+export function readCardCallback(req: InboundRequest, apiSecret: string, corpId?: string): DingtalkClick | NotAClick {
   if (req.method !== 'POST') return refuse(400, 'dingtalk card callbacks are POSTed');
   const timestamp = req.headers['x-ddpaas-signature-timestamp'];
   const signature = req.headers['x-ddpaas-signature'];
@@ -48,21 +55,18 @@ export function readCardCallback(req: InboundRequest, apiSecret: string): Dingta
   const given = Buffer.from(signature);
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) return refuse(401, 'the signature does not match');
 
-  let body: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(req.body.toString('utf8'));
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return refuse(400, 'the body is not a JSON object');
-    body = parsed as Record<string, unknown>;
-  } catch {
-    return refuse(400, 'the body is not JSON');
-  }
+  const read = readJsonObject(req.body, 'the body');
+  if (!read.ok) return read.refusal;
+  const body = read.value;
+  const mismatch = checkIdentity('the organization', body.corpId, corpId);
+  if (mismatch) return mismatch;
   if (body.type !== 'actionCallback') return { kind: 'answer', answer: EMPTY_OK };
   const { outTrackId, userId, content } = body;
   if (typeof outTrackId !== 'string' || !outTrackId || typeof userId !== 'string' || !userId || typeof content !== 'string') {
     return refuse(400, 'an actionCallback needs outTrackId, userId and content');
   }
   const action = readContent(content);
-  if (!action) return refuse(400, 'the callback content is not cardPrivateData JSON');
+  if ('kind' in action) return action;
   // A component without the `value` param (a link, a future control) is not a decision.
   if (!action.value) return { kind: 'answer', answer: EMPTY_OK };
   return {
@@ -76,15 +80,12 @@ export function readCardCallback(req: InboundRequest, apiSecret: string): Dingta
   };
 }
 
-function readContent(content: string): { actionId: string; value: string | undefined } | undefined {
-  try {
-    const parsed = JSON.parse(content) as { cardPrivateData?: { actionIds?: unknown; params?: unknown } };
-    const data = parsed?.cardPrivateData;
-    if (typeof data !== 'object' || data === null) return undefined;
-    const ids = Array.isArray(data.actionIds) ? data.actionIds.filter((a): a is string => typeof a === 'string') : [];
-    const params = typeof data.params === 'object' && data.params !== null ? (data.params as Record<string, unknown>) : {};
-    return { actionId: ids[0] ?? '', value: typeof params.value === 'string' && params.value ? params.value : undefined };
-  } catch {
-    return undefined;
-  }
+function readContent(content: string): { actionId: string; value: string | undefined } | Refused {
+  const read = readJsonObject(content, 'the callback content');
+  if (!read.ok) return read.refusal;
+  const data = read.value.cardPrivateData;
+  if (!isObj(data)) return refused(400, 'the callback content is not cardPrivateData JSON');
+  const ids = Array.isArray(data.actionIds) ? data.actionIds.filter((a): a is string => typeof a === 'string') : [];
+  const params = isObj(data.params) ? data.params : {};
+  return { actionId: ids[0] ?? '', value: typeof params.value === 'string' && params.value ? params.value : undefined };
 }

@@ -14,6 +14,7 @@
 // bound to a Markdown component (where `[x](y)` would become a link). A locked card sets showButtons
 // to "false" and empties both button values, so even a template that shows its buttons anyway sends
 // back nothing the hub would honour.
+import { cutTextBytes } from '../../../text/cut-text.ts';
 import type { CardContent } from '../chat-adapter.ts';
 
 const MAX_VALUE_BYTES = 1024;
@@ -38,16 +39,7 @@ export function cardParams(card: CardContent, notice?: string): CardParams {
   };
 }
 
-/** At most 1 KB of UTF-8, cut on a character boundary, with an ellipsis when cut. */
+/** At most 1 KB of UTF-8, cut between graphemes (never inside an emoji or a flag), with an ellipsis when cut. */
 function fit(text: string): string {
-  if (Buffer.byteLength(text) <= MAX_VALUE_BYTES) return text;
-  let out = '';
-  let bytes = 0;
-  for (const ch of text) {
-    const size = Buffer.byteLength(ch);
-    if (bytes + size > MAX_VALUE_BYTES - 3) break;
-    out += ch;
-    bytes += size;
-  }
-  return `${out}…`;
+  return cutTextBytes(text, MAX_VALUE_BYTES);
 }

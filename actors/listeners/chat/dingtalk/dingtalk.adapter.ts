@@ -91,7 +91,7 @@ export class DingtalkAdapter implements ChatAdapter {
   }
 
   async receive(req: InboundRequest): Promise<Inbound> {
-    const read = readCardCallback(req, this.callbackSecret());
+    const read = readCardCallback(req, this.callbackSecret(), this.settings.corpId);
     if (read.kind !== 'click') return read;
     const { kind: _click, ...click } = read;
     return { kind: 'action', ...click, answer: (reply) => this.answer(reply) };

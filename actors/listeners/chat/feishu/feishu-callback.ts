@@ -9,11 +9,19 @@
 // 3. The verification token (`token` of the handshake, `header.token` of schema 2.0 callbacks) must
 //    match the configured one, compared in constant time. Without an Encrypt Key this static token
 //    is the only proof of origin (no signature, no time window): the docs recommend setting the key.
-// 4. `card.action.trigger` (callback schema 2.0) is a click: event id `header.event_id`, the clicker
+// 4. The callback names its app and tenant (`header.app_id`, `header.tenant_key`): the app must be
+//    the configured appId, always, and the tenant the configured tenantKey when one is set; a click
+//    that leaves either out is refused too (another event is checked on the names it gives). A store
+//    app's callbacks from every tenant, or two apps sharing keys, pass steps 1 to 3 alike; these
+//    names are what says whose callback it is (403 PLATFORM_IDENTITY_MISMATCH, nothing happens).
+// 5. `card.action.trigger` (callback schema 2.0) is a click: event id `header.event_id`, the clicker
 //    `event.operator.open_id`, the button's `event.action.value.assent`, the card
 //    `event.context.open_message_id`. Other verified events are answered with an empty 200. The
 //    legacy message-card callback (no schema, signed with SHA-1 of the verification token) is not
 //    read: the app subscribes to the new callback (see docs/platforms/feishu.md).
+// Both the body and the decrypted event are read by the strict JSON reader: a name given twice
+// (two `assent` values in one button, two `open_id`s) is refused, not read as its last occurrence.
+import { checkIdentity, isObj, readJsonObject, refused, type Refused } from '../callback-refusal.ts';
 import type { CardRef, HttpAnswer, InboundRequest } from '../chat-adapter.ts';
 import { VALUE_KEY } from './feishu-card.ts';
 import { decryptFeishu, feishuSignature, sameSecret } from './feishu-crypto.ts';
@@ -26,32 +34,26 @@ const MAX_VALUE_CHARS = 512;
 export interface CallbackKeys {
   verificationToken: string;
   encryptKey?: string | undefined;
+  /** The app every callback must name. */
+  appId: string;
+  /** The tenant every callback must name, when set. */
+  tenantKey?: string | undefined;
 }
 
 export type FeishuRead =
   | { kind: 'answer'; answer: HttpAnswer }
-  | { kind: 'refused'; status: 400 | 401 | 403; reason: string }
+  | Refused
   | { kind: 'click'; eventId: string; user: string; value: string; ref?: CardRef };
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
-const refuse = (status: 400 | 401 | 403, reason: string): FeishuRead => ({ kind: 'refused', status, reason });
+const refuse = (status: 400 | 401 | 403, reason: string): FeishuRead => refused(status, reason);
 const json = (body: unknown): HttpAnswer => ({ status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(body) });
-
-function parse(text: string): Obj | undefined {
-  try {
-    const v: unknown = JSON.parse(text);
-    return isObj(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export function readFeishuCallback(req: InboundRequest, keys: CallbackKeys): FeishuRead {
   if (req.method !== 'POST') return refuse(400, 'feishu callbacks are POST requests');
-  const outer = parse(req.body.toString('utf8'));
-  if (!outer) return refuse(400, 'the body is not a JSON object');
+  const read = readJsonObject(req.body, 'the body');
+  if (!read.ok) return read.refusal;
+  const outer = read.value;
 
   let signed = false;
   let body = outer;
@@ -69,14 +71,15 @@ export function readFeishuCallback(req: InboundRequest, keys: CallbackKeys): Fei
     }
     const encrypted = str(outer.encrypt);
     if (!encrypted) return refuse(400, 'an Encrypt Key is configured but the body is not encrypted');
-    let plain: Obj | undefined;
+    let plain: string;
     try {
-      plain = parse(decryptFeishu(keys.encryptKey, encrypted));
+      plain = decryptFeishu(keys.encryptKey, encrypted);
     } catch {
       return refuse(401, 'the body does not decrypt with the Encrypt Key');
     }
-    if (!plain) return refuse(400, 'the decrypted body is not a JSON object');
-    body = plain;
+    const decrypted = readJsonObject(plain, 'the decrypted body');
+    if (!decrypted.ok) return decrypted.refusal;
+    body = decrypted.value;
   } else if (outer.encrypt !== undefined) {
     return refuse(400, 'the body is encrypted but no Encrypt Key is configured');
   }
@@ -91,7 +94,12 @@ export function readFeishuCallback(req: InboundRequest, keys: CallbackKeys): Fei
   const header = isObj(body.header) ? body.header : undefined;
   if (body.schema !== '2.0' || !header) return refuse(400, 'not a schema 2.0 callback (the legacy card callback is not supported)');
   if (!sameSecret(str(header.token) ?? '', keys.verificationToken)) return refuse(401, 'the verification token does not match');
-  if (header.event_type !== 'card.action.trigger') return { kind: 'answer', answer: json({}) };
+  // A click must name both; any other event is checked on the names it gives (it changes nothing).
+  const click = header.event_type === 'card.action.trigger';
+  const check = (what: string, given: unknown, expected: string | undefined) => (click || given !== undefined ? checkIdentity(what, given, expected) : undefined);
+  const mismatch = check('the app', header.app_id, keys.appId) ?? check('the tenant', header.tenant_key, keys.tenantKey);
+  if (mismatch) return mismatch;
+  if (!click) return { kind: 'answer', answer: json({}) };
 
   const event = isObj(body.event) ? body.event : {};
   const eventId = str(header.event_id);

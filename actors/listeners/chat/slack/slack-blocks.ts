@@ -6,7 +6,9 @@
 // Text from requesters is put into `plain_text` objects with `emoji: false`, so `*bold*`, `_x_` and
 // `:smile:` show as typed; `&`, `<` and `>` are still replaced by entities, as Slack's formatting
 // rules ask for every text object (otherwise `<!channel>` or `<https://x|y>` would be parsed).
-// Lengths are cut to Block Kit's documented limits so a long title cannot make Slack refuse the card.
+// Lengths are cut to Block Kit's documented limits so a long title cannot make Slack refuse the card,
+// between graphemes (actors/text/cut-text.ts), so no emoji, flag or accented letter is split.
+import { cutText } from '../../../text/cut-text.ts';
 import type { CardContent, Tone } from '../chat-adapter.ts';
 
 export type Block = Record<string, unknown>;
@@ -29,17 +31,22 @@ export function escapeSlack(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** Escaped text, cut (at a whole character, never inside an entity) so that it fits `max` characters. */
+/**
+ * Escaped text that fits `max` characters (UTF-16 units, as Slack counts), cut between graphemes
+ * and never inside an entity: the text is cut first and escaped after. The escaped length grows
+ * with the cut's length, so the longest cut that still fits is found by bisection.
+ */
 export function fit(text: string, max: number): string {
   const escaped = escapeSlack(text);
   if (escaped.length <= max) return escaped;
-  let out = '';
-  for (const c of text) {
-    const e = escapeSlack(c);
-    if (out.length + e.length > max - 1) break;
-    out += e;
+  let fits = 0;
+  let over = Math.min(text.length, max) + 1;
+  while (over - fits > 1) {
+    const mid = (fits + over) >> 1;
+    if (escapeSlack(cutText(text, mid)).length <= max) fits = mid;
+    else over = mid;
   }
-  return `${out}…`;
+  return escapeSlack(cutText(text, fits));
 }
 
 const plain = (text: string, max: number) => ({ type: 'plain_text', text: fit(text, max) || ' ', emoji: false });

@@ -10,6 +10,12 @@
 // stays the same if the same request is delivered again: the message (channel and message_ts), the
 // moment of the click (`action_ts`, set by Slack per click) and the clicker. `trigger_id` would also
 // be unique, but Slack documents it as a short-lived handle for opening modals, not as an identity.
+//
+// After the signature, what is read is read strictly: the form must carry one `payload` field, and
+// its JSON goes through the strict reader (a name given twice is refused, not read as its last
+// occurrence). A click naming another app (`api_app_id`) or workspace (`team.id`) than the
+// configured appId / teamId, when they are set, is refused with 403 PLATFORM_IDENTITY_MISMATCH.
+import { checkIdentity, readJsonObject, refused, type Refused } from '../callback-refusal.ts';
 import type { CardRef, HttpAnswer, InboundRequest } from '../chat-adapter.ts';
 import { ACTION_IDS } from './slack-blocks.ts';
 import { verifySlack } from './slack-signature.ts';
@@ -23,33 +29,39 @@ export interface SlackClick {
   responseUrl?: string;
 }
 
-export type SlackCallback = SlackClick | { kind: 'answer'; answer: HttpAnswer } | { kind: 'refused'; status: 400 | 401; reason: string };
+export type SlackCallback = SlackClick | { kind: 'answer'; answer: HttpAnswer } | Refused;
+
+/** The app and workspace a click must name, when configured. */
+export interface SlackIdentity {
+  appId?: string | undefined;
+  teamId?: string | undefined;
+}
 
 const EMPTY_OK: HttpAnswer = { status: 200 };
 
-export function readSlackCallback(req: InboundRequest, signingSecret: string): SlackCallback {
+export function readSlackCallback(req: InboundRequest, signingSecret: string, identity: SlackIdentity = {}): SlackCallback {
   const verdict = verifySlack(signingSecret, req.headers, req.body, req.now);
-  if (!verdict.ok) return { kind: 'refused', status: 401, reason: verdict.reason };
+  if (!verdict.ok) return refused(401, verdict.reason);
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  const text = req.body.toString('utf8');
-  if (type === 'application/json') return readEvent(text);
-  if (type !== 'application/x-www-form-urlencoded') return { kind: 'refused', status: 400, reason: `unexpected content type ${type || '(none)'}` };
-  const form = new URLSearchParams(text);
-  const payload = form.get('payload');
-  if (payload === null) return { kind: 'answer', answer: EMPTY_OK }; // ssl_check and other form posts
-  let p: BlockActions;
-  try {
-    p = JSON.parse(payload) as BlockActions;
-  } catch {
-    return { kind: 'refused', status: 400, reason: 'payload is not JSON' };
-  }
-  if (p?.type !== 'block_actions') return { kind: 'answer', answer: EMPTY_OK };
+  if (type === 'application/json') return readEvent(req.body);
+  if (type !== 'application/x-www-form-urlencoded') return refused(400, `unexpected content type ${type || '(none)'}`);
+  const form = new URLSearchParams(req.body.toString('utf8'));
+  const payloads = form.getAll('payload');
+  if (payloads.length === 0) return { kind: 'answer', answer: EMPTY_OK }; // ssl_check and other form posts
+  // Two payload fields are two readings of one click: refused, like a JSON name given twice.
+  if (payloads.length > 1) return refused(400, 'the form carries more than one payload field', 'REQUEST_BODY_DUPLICATE_KEY');
+  const read = readJsonObject(payloads[0]!, 'payload');
+  if (!read.ok) return read.refusal;
+  const p = read.value as BlockActions;
+  if (p.type !== 'block_actions') return { kind: 'answer', answer: EMPTY_OK };
+  const mismatch = checkIdentity('the app', p.api_app_id, identity.appId) ?? checkIdentity('the workspace', p.team?.id ?? p.user?.team_id, identity.teamId);
+  if (mismatch) return mismatch;
   const action = p.actions?.find((a) => a.action_id === ACTION_IDS.approve || a.action_id === ACTION_IDS.reject);
   // The link button also posts a block_actions payload (Slack asks for an acknowledgement).
   if (!action) return { kind: 'answer', answer: EMPTY_OK };
   const user = p.user?.id;
   if (typeof user !== 'string' || !user || typeof action.value !== 'string') {
-    return { kind: 'refused', status: 400, reason: 'block_actions payload without user or value' };
+    return refused(400, 'block_actions payload without user or value');
   }
   const channel = p.container?.channel_id ?? p.channel?.id;
   const ts = p.container?.message_ts ?? p.message?.ts;
@@ -65,14 +77,11 @@ export function readSlackCallback(req: InboundRequest, signingSecret: string): S
   };
 }
 
-function readEvent(text: string): SlackCallback {
-  let body: { type?: unknown; challenge?: unknown };
-  try {
-    body = JSON.parse(text) as typeof body;
-  } catch {
-    return { kind: 'refused', status: 400, reason: 'body is not JSON' };
-  }
-  if (body?.type === 'url_verification' && typeof body.challenge === 'string') {
+function readEvent(raw: Buffer): SlackCallback {
+  const read = readJsonObject(raw, 'the body');
+  if (!read.ok) return read.refusal;
+  const body = read.value;
+  if (body.type === 'url_verification' && typeof body.challenge === 'string') {
     return { kind: 'answer', answer: { status: 200, headers: { 'content-type': 'text/plain' }, body: body.challenge } };
   }
   return { kind: 'answer', answer: EMPTY_OK };
@@ -80,10 +89,11 @@ function readEvent(text: string): SlackCallback {
 
 interface BlockActions {
   type?: string;
+  api_app_id?: string;
   trigger_id?: string;
   response_url?: string;
   team?: { id?: string };
-  user?: { id?: string };
+  user?: { id?: string; team_id?: string };
   channel?: { id?: string };
   message?: { ts?: string };
   container?: { type?: string; channel_id?: string; message_ts?: string };

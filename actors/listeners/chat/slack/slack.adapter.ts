@@ -66,7 +66,7 @@ export class SlackAdapter implements ChatAdapter {
   }
 
   async receive(req: InboundRequest): Promise<Inbound> {
-    const read = readSlackCallback(req, this.settings.signingSecret);
+    const read = readSlackCallback(req, this.settings.signingSecret, { appId: this.settings.appId, teamId: this.settings.teamId });
     if (read.kind !== 'click') return read;
     const { kind: _click, responseUrl: _url, ...click } = read;
     return { kind: 'action', ...click, answer: (reply) => this.answer(read, reply) };

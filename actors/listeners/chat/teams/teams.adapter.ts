@@ -78,7 +78,7 @@ export class TeamsAdapter implements ChatAdapter {
   }
 
   async receive(req: InboundRequest): Promise<Inbound> {
-    const { read, seen } = await readTeamsCallback(req, { appId: this.settings.appId, keys: this.keys });
+    const { read, seen } = await readTeamsCallback(req, { appId: this.settings.appId, tenantId: this.settings.tenantId, keys: this.keys });
     if (seen) await this.remember(seen);
     if (read.kind !== 'click') return read;
     const { kind: _click, via: _via, ...click } = read;

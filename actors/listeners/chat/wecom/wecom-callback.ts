@@ -8,7 +8,16 @@
 //        ResponseCode for updating the clicker's card
 // WeCom documents no time window for its signed timestamp; five minutes is enforced here (WeCom
 // redelivers an unanswered callback three times within seconds, each freshly signed).
+//
+// Whose message it is: the ciphertext must be encrypted for the configured CorpID (its ReceiveId),
+// the message addressed to it (`ToUserName`, on the envelope and inside the decrypted message) and,
+// for an event, to the configured app (`AgentID`). Several apps of one corporation, or corporations
+// sharing a callback Token and EncodingAESKey, would otherwise pass the signature alike; any
+// mismatch is refused with 403 PLATFORM_IDENTITY_MISMATCH and nothing happens. The envelope is not
+// covered by the signature: its ToUserName is checked only after the signature holds, and its
+// AgentID not at all (the event's own AgentID, inside the ciphertext, is what counts).
 import { createHash } from 'node:crypto';
+import { identityMismatch, refused } from '../callback-refusal.ts';
 import type { HttpAnswer, Inbound, InboundRequest } from '../chat-adapter.ts';
 import { decryptWecom, signatureMatches } from './wecom-crypto.ts';
 import { readFlatXml } from './wecom-xml.ts';
@@ -27,7 +36,7 @@ export interface WecomClick {
 export interface WecomCallbackKeys { token: string; key: Buffer; corpId: string; agentId: number }
 
 type NotAClick = Exclude<Inbound, { kind: 'action' }>;
-const refuse = (status: 400 | 401 | 403, reason: string): NotAClick => ({ kind: 'refused', status, reason });
+const refuse = (status: 400 | 401, reason: string): NotAClick => refused(status, reason);
 const EMPTY_OK: HttpAnswer = { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: '' };
 
 export function readWecomCallback(req: InboundRequest, k: WecomCallbackKeys): WecomClick | NotAClick {
@@ -48,10 +57,12 @@ export function readWecomCallback(req: InboundRequest, k: WecomCallbackKeys): We
   if (!outer?.Encrypt) return refuse(400, 'the body is not WeCom XML with an Encrypt element');
   const opened = open(outer.Encrypt, signature, timestamp, nonce, k);
   if ('kind' in opened) return opened;
+  if (outer.ToUserName !== undefined && outer.ToUserName !== k.corpId) return identityMismatch('the envelope is addressed to another corporation');
   const event = readFlatXml(opened.message);
   if (!event) return refuse(400, 'the decrypted message is not WeCom XML');
+  if (event.ToUserName !== k.corpId) return identityMismatch('the message is addressed to another corporation');
   if (event.MsgType !== 'event' || event.Event !== 'template_card_event') return { kind: 'answer', answer: EMPTY_OK };
-  if (event.AgentID !== String(k.agentId)) return refuse(403, 'the event is for another app');
+  if (event.AgentID !== String(k.agentId)) return identityMismatch('the event is for another app');
   const { FromUserName: user, EventKey: value, TaskId: taskId, CreateTime: created, ResponseCode: responseCode } = event;
   if (!user || !value || !taskId || !created) return refuse(400, 'a template_card_event needs FromUserName, EventKey, TaskId and CreateTime');
   return {
@@ -70,6 +81,6 @@ function open(encrypt: string, signature: string, timestamp: string, nonce: stri
   if (!signatureMatches(signature, k.token, timestamp, nonce, encrypt)) return refuse(401, 'msg_signature does not match');
   const plain = decryptWecom(k.key, encrypt);
   if (!plain) return refuse(400, 'the message does not decrypt');
-  if (plain.receiveId !== k.corpId) return refuse(403, 'the message was encrypted for another corporation');
+  if (plain.receiveId !== k.corpId) return identityMismatch('the message was encrypted for another corporation');
   return { message: plain.message };
 }

@@ -8,6 +8,7 @@
 //   ...and without a link    -> a text message (a notice card cannot exist without somewhere to go)
 // Template card fields are plain text, so user text is sent as it is. A text message is not: WeCom
 // turns <a href> in it into links, so there angle brackets become their full-width look-alikes.
+import { cutTextBytes } from '../../../text/cut-text.ts';
 import type { CardContent, Tone } from '../chat-adapter.ts';
 
 const MAX_ROWS = 6;
@@ -60,13 +61,6 @@ export function lockedCard(card: CardContent, taskId: string): Record<string, un
 
 function plainText(card: CardContent): string {
   const text = [card.title, ...card.fields.map((f) => `${f.label}: ${f.value}`), card.status.text].join('\n').replace(/</g, '＜').replace(/>/g, '＞');
-  if (Buffer.byteLength(text) <= MAX_TEXT_BYTES) return text;
-  let out = '';
-  let bytes = 0;
-  for (const ch of text) {
-    bytes += Buffer.byteLength(ch);
-    if (bytes > MAX_TEXT_BYTES - 3) break;
-    out += ch;
-  }
-  return `${out}…`;
+  // WeCom limits a text message in bytes: cut between graphemes to fit them, ellipsis included.
+  return cutTextBytes(text, MAX_TEXT_BYTES);
 }
