@@ -3,7 +3,7 @@
 // bytes must be UTF-8, and the text goes through the hub's one JSON reader (actors/text/strict-json.ts:
 // duplicate names, prototype keys, lone surrogates and the structural limits are refused).
 import { BodyTooLarge, readCapped } from '../actors/outbound/read-capped.ts';
-import { JSON_LIMITS, JsonRefused, readJson } from '../actors/text/strict-json.ts';
+import { JsonRefused, readJson, refusalProblem } from '../actors/text/strict-json.ts';
 import { Problem } from './problems.ts';
 
 export const MAX_BODY_BYTES = 512 * 1024;
@@ -30,22 +30,13 @@ export function parseJsonBody(text: string): unknown {
   return value;
 }
 
-/** The problem document for JSON the reader refused. */
+/** The problem document for JSON the reader refused, naming where (and which limit). */
 export function jsonProblem(e: JsonRefused): Problem {
+  const { code } = refusalProblem(e);
+  if (code === 'REQUEST_BODY_NOT_JSON') return new Problem(code);
+  if (code === 'REQUEST_TEXT_INVALID') return new Problem(code, e.message, { errors: [{ pointer: e.pointer, code, detail: e.message }] });
   const at = e.pointer ? { pointer: e.pointer } : {};
-  switch (e.reason) {
-    case 'syntax':
-      return new Problem('REQUEST_BODY_NOT_JSON');
-    case 'duplicate-key':
-      return new Problem('REQUEST_BODY_DUPLICATE_KEY', e.message, at);
-    case 'forbidden-key':
-      return new Problem('REQUEST_BODY_FORBIDDEN_KEY', e.message, at);
-    case 'not-well-formed':
-      return new Problem('REQUEST_TEXT_INVALID', e.message, { errors: [{ pointer: e.pointer, detail: e.message }] });
-    case 'limit':
-      if (e.limit?.name === 'depth') return new Problem('REQUEST_BODY_TOO_DEEP', `at most ${JSON_LIMITS.depth} levels`, at);
-      return new Problem('REQUEST_LIMIT_EXCEEDED', e.message, { ...at, ...(e.limit ? { limit: e.limit.name, max: e.limit.max } : {}) });
-  }
+  return new Problem(code, e.message, { ...at, ...(e.limit && code === 'REQUEST_LIMIT_EXCEEDED' ? { limit: e.limit.name, max: e.limit.max } : {}) });
 }
 
 async function readBody(request: Request, limit: number): Promise<string> {

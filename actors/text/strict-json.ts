@@ -48,6 +48,20 @@ export class JsonRefused extends Error {
   }
 }
 
+/** The problem (api/problems.ts) each refusal is answered with, by the API and by platform callbacks alike. */
+export function refusalProblem(e: JsonRefused): { status: 400 | 422; code: JsonProblemCode } {
+  switch (e.reason) {
+    case 'syntax': return { status: 400, code: 'REQUEST_BODY_NOT_JSON' };
+    case 'duplicate-key': return { status: 400, code: 'REQUEST_BODY_DUPLICATE_KEY' };
+    case 'forbidden-key': return { status: 400, code: 'REQUEST_BODY_FORBIDDEN_KEY' };
+    case 'not-well-formed': return { status: 422, code: 'REQUEST_TEXT_INVALID' };
+    case 'limit': return e.limit?.name === 'depth' ? { status: 400, code: 'REQUEST_BODY_TOO_DEEP' } : { status: 422, code: 'REQUEST_LIMIT_EXCEEDED' };
+  }
+}
+export type JsonProblemCode =
+  | 'REQUEST_BODY_NOT_JSON' | 'REQUEST_BODY_DUPLICATE_KEY' | 'REQUEST_BODY_FORBIDDEN_KEY' | 'REQUEST_TEXT_INVALID'
+  | 'REQUEST_BODY_TOO_DEEP' | 'REQUEST_LIMIT_EXCEEDED';
+
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** Parses `text`, or throws JsonRefused saying what and where. */

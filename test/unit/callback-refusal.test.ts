@@ -13,7 +13,8 @@ describe('callback refusals', () => {
       ['{"a":{"b":1,"b":2}}', 400, 'REQUEST_BODY_DUPLICATE_KEY'],
       ['{"__proto__":{"admin":true}}', 400, 'REQUEST_BODY_FORBIDDEN_KEY'],
       ['{"a":"\\ud800"}', 422, 'REQUEST_TEXT_INVALID'],
-      [`{"a":${'['.repeat(40)}${']'.repeat(40)}}`, 422, 'REQUEST_LIMIT_EXCEEDED'],
+      [`{"a":${'['.repeat(40)}${']'.repeat(40)}}`, 400, 'REQUEST_BODY_TOO_DEEP'],
+      [`{"a":[${'0,'.repeat(6000)}0]}`, 422, 'REQUEST_LIMIT_EXCEEDED'],
       [Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), 400, 'REQUEST_BODY_NOT_JSON'],
     ];
     for (const [body, status, problem] of cases) {

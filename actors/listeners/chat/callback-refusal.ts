@@ -6,19 +6,12 @@
 //   with 403 PLATFORM_IDENTITY_MISMATCH, even when its signature holds: one signing secret or
 //   encryption key can serve several installations (a Feishu store app in many tenants, a bot in
 //   many Microsoft tenants), and the signature then says nothing about whose click it is.
-// Refusals carry the problem code as data; api/routes/callbacks.routes.ts renders it. The mapping
-// from JsonRefused to a code is kept here rather than imported from api/read-json-body.ts, so that
-// listeners do not depend on the HTTP layer's Problem class.
-import { JsonRefused, readJson, type JsonRefusal } from '../../text/strict-json.ts';
+// Refusals carry the problem code as data (the JSON ones from refusalProblem, as the API answers
+// them); api/routes/callbacks.routes.ts renders it.
+import { JsonRefused, readJson, refusalProblem, type JsonProblemCode } from '../../text/strict-json.ts';
 
 /** The problem codes (api/problems.ts) a callback refusal can name. */
-export type CallbackProblem =
-  | 'PLATFORM_IDENTITY_MISMATCH'
-  | 'REQUEST_BODY_NOT_JSON'
-  | 'REQUEST_BODY_DUPLICATE_KEY'
-  | 'REQUEST_BODY_FORBIDDEN_KEY'
-  | 'REQUEST_TEXT_INVALID'
-  | 'REQUEST_LIMIT_EXCEEDED';
+export type CallbackProblem = 'PLATFORM_IDENTITY_MISMATCH' | JsonProblemCode;
 
 export type RefusedStatus = 400 | 401 | 403 | 422;
 
@@ -51,14 +44,6 @@ export function checkIdentity(what: string, given: unknown, expected: string | u
     : `the callback names no ${what}, and one is configured`);
 }
 
-const JSON_PROBLEMS: Record<JsonRefusal, { status: RefusedStatus; problem: CallbackProblem }> = {
-  'syntax': { status: 400, problem: 'REQUEST_BODY_NOT_JSON' },
-  'duplicate-key': { status: 400, problem: 'REQUEST_BODY_DUPLICATE_KEY' },
-  'forbidden-key': { status: 400, problem: 'REQUEST_BODY_FORBIDDEN_KEY' },
-  'not-well-formed': { status: 422, problem: 'REQUEST_TEXT_INVALID' },
-  'limit': { status: 422, problem: 'REQUEST_LIMIT_EXCEEDED' },
-};
-
 export type Obj = Record<string, unknown>;
 export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -81,8 +66,8 @@ export function readJsonObject(body: Buffer | string, what: string): { ok: true;
     value = readJson(text);
   } catch (e) {
     if (!(e instanceof JsonRefused)) throw e;
-    const { status, problem } = JSON_PROBLEMS[e.reason];
-    return { ok: false, refusal: refused(status, `${what}: ${e.message}${e.pointer ? ` at ${e.pointer}` : ''}`, problem) };
+    const { status, code } = refusalProblem(e);
+    return { ok: false, refusal: refused(status, `${what}: ${e.message}${e.pointer ? ` at ${e.pointer}` : ''}`, code) };
   }
   if (!isObj(value)) return { ok: false, refusal: refused(400, `${what} is not a JSON object`, 'REQUEST_BODY_NOT_JSON') };
   return { ok: true, value };
