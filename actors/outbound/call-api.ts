@@ -1,14 +1,19 @@
-// One call to a platform's HTTP API (Slack, Teams, Feishu, DingTalk, WeCom, an SMTP relay's REST
-// twin...): the outbound URL policy first, no redirects, a deadline, at most 256 KiB of the answer
-// read, and the outcome classified the way the platform listener needs it (ok / retryable with an
+// One call to a platform's HTTP API (Slack, Teams, Feishu, DingTalk, WeCom, Slack's response_url,
+// an SMTP relay's REST twin...): the outbound URL policy first (the connection goes to the addresses it
+// checked), no redirects, a deadline, at most 256 KiB of the answer read, the answer's JSON read by the
+// strict reader (a duplicate name or a lone surrogate makes it no JSON at all), and the outcome classified the way the platform listener needs it (ok / retryable with an
 // optional Retry-After / permanent). Secrets passed in `secrets` never reach an error string.
 //
 // Many platform APIs answer HTTP 200 with an error inside the body (Slack's `ok: false`, Feishu's
 // and WeCom's non-zero `code`/`errcode`): callers read `json` and turn those into failures with
 // `apiFailure`, saying which codes are worth retrying.
-import { assertOutboundUrl, OutboundUrlRefused } from './outbound-url.ts';
+import { readJson } from '../text/strict-json.ts';
+import { redactor, snippet } from './error-text.ts';
 import { errorCode, parseRetryAfter } from './http-failure.ts';
+import { assertOutboundUrl, OutboundUrlRefused, type OutboundTarget, type Resolve } from './outbound-url.ts';
 import { httpRequest, type PostAnswer } from './post-json.ts';
+
+export { redactor, snippet } from './error-text.ts';
 
 export type Failure = { ok: false; retryable: boolean; retryAfterMs?: number; status?: number; error: string };
 export type ApiOutcome<T = undefined> = { ok: true; value: T } | Failure;
@@ -27,28 +32,29 @@ export interface ApiContext {
   timeoutMs?: number;
   /** Values that must never appear in an error (tokens, app secrets). */
   secrets?: readonly string[];
+  /** How host names are resolved for the policy (tests); dns.lookup by default. */
+  resolve?: Resolve;
 }
 
 export interface ApiAnswer {
   status: number;
   header(name: string): string | undefined;
   text: string;
-  /** The body parsed as JSON, or undefined when it is not JSON. */
+  /** The body read by the strict JSON reader, or undefined when it is not (strict) JSON. */
   json: unknown;
 }
 
 export const API_TIMEOUT_MS = 10_000;
 export const API_MAX_READ_BYTES = 256 * 1024;
 const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
-const SNIPPET_CHARS = 200;
 
 /** Sends the call; any HTTP answer is ok (the caller reads it), a network failure or refusal is not. */
 export async function callApi(call: ApiCall, ctx: ApiContext): Promise<ApiOutcome<ApiAnswer>> {
   const redact = redactor(ctx.secrets ?? []);
   const timeoutMs = ctx.timeoutMs ?? API_TIMEOUT_MS;
-  let url: URL;
+  let target: OutboundTarget;
   try {
-    url = await assertOutboundUrl(call.url, ctx.allow);
+    target = await assertOutboundUrl(call.url, ctx.allow, ctx.resolve ? { resolve: ctx.resolve } : {});
   } catch (err) {
     if (err instanceof OutboundUrlRefused) return { ok: false, retryable: false, error: redact(err.message) };
     return { ok: false, retryable: true, error: redact(`cannot resolve host: ${errorCode(err) ?? (err as Error).message}`) };
@@ -63,16 +69,16 @@ export async function callApi(call: ApiCall, ctx: ApiContext): Promise<ApiOutcom
   };
   let res: PostAnswer;
   try {
-    res = await httpRequest(url, headers, body, { method: call.method, timeoutMs, maxBytes: API_MAX_READ_BYTES });
+    res = await httpRequest(target, headers, body, { method: call.method, timeoutMs, maxBytes: API_MAX_READ_BYTES });
   } catch (err) {
     const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
     return { ok: false, retryable: true, error: redact(timedOut ? `timed out after ${timeoutMs} ms` : `network error: ${errorCode(err) ?? (err as Error).message}`) };
   }
   let json: unknown;
   try {
-    json = res.text ? JSON.parse(res.text) : undefined;
+    json = res.text && !res.truncated ? readJson(res.text) : undefined;
   } catch {
-    json = undefined;
+    json = undefined; // not JSON, or JSON the strict reader refuses: the caller reads `text`
   }
   return { ok: true, value: { status: res.status, header: res.header, text: res.text, json } };
 }
@@ -97,15 +103,4 @@ export function apiFailure(what: string, code: string | number, message: string 
     ok: false, retryable, error: `${what}: ${code}${message ? ` ${snippet(message)}` : ''}`,
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
   };
-}
-
-/** One line, printable, short: safe to put into an error that ends up in logs. */
-export function snippet(text: string): string {
-  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-  return flat.length > SNIPPET_CHARS ? `${flat.slice(0, SNIPPET_CHARS)}...` : flat;
-}
-
-export function redactor(secrets: readonly string[]): (message: string) => string {
-  const needles = secrets.filter((s) => typeof s === 'string' && s.length >= 6);
-  return (message) => needles.reduce((m, n) => m.split(n).join('[redacted]'), message);
 }

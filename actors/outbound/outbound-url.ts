@@ -1,9 +1,17 @@
-// Outbound URL policy: processing operations, webhooks and platform endpoints never reach private,
-// loopback, link-local or metadata addresses unless the configuration's allow-list names them
-// (DESIGN.md section 6). The check runs after DNS resolution, so a public name that resolves to
-// 127.0.0.1 is refused too. Callers must not follow redirects (fetch with redirect: 'manual').
-import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+// Outbound URL policy: processing and compensation operations, webhooks, every platform API (and
+// Slack's response_url), the SMTP relay and the identity providers' discovery, keys and tokens never
+// reach a special-purpose address (private, loopback, link-local, metadata, IPv6 forms embedding an
+// IPv4 address... see address-policy.ts) unless the configuration's allow-list names it (DESIGN.md
+// section 6, docs/security.md).
+//
+// DNS is asked once, here: every address the name resolves to must pass, and the connection may use
+// only those (`lookup` hands them to node:net, which would otherwise ask DNS again, and a name whose
+// answer changes between the check and the connection would walk past the check). A host name the
+// allow-list names is trusted with whatever it resolves to, so it is not resolved here. Callers never
+// follow redirects: a redirect would lead past this check.
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { isIP, type LookupFunction } from 'node:net';
+import { addressRefusal } from './address-policy.ts';
 
 export class OutboundUrlRefused extends Error {
   readonly code = 'OUTBOUND_URL_REFUSED';
@@ -12,44 +20,82 @@ export class OutboundUrlRefused extends Error {
   }
 }
 
-const blocked = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16],
-  ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) blocked.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) {
-  blocked.addSubnet(net, prefix, 'ipv6');
+export interface ResolvedAddress { address: string; family: number }
+/** How a host name becomes addresses (dns.lookup by default; tests give their own). */
+export type Resolve = (host: string) => Promise<ResolvedAddress[]>;
+export interface OutboundOptions { resolve?: Resolve }
+
+/** A URL that passed the policy, with the only addresses its connection may use. */
+export interface OutboundTarget {
+  url: URL;
+  /** The host as the connection names it (an IPv6 literal without brackets). */
+  host: string;
+  /** The checked addresses, or undefined for a host name the allow-list names (any address is fine). */
+  addresses: readonly ResolvedAddress[] | undefined;
+  /** For node:net: answers with `addresses` only; never asks DNS again. */
+  lookup: LookupFunction | undefined;
 }
 
-function isBlockedAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 6 && address.toLowerCase().startsWith('::ffff:')) return isBlockedAddress(address.slice(7));
-  return blocked.check(address, family === 6 ? 'ipv6' : 'ipv4');
+export const resolveHost: Resolve = (host) => dnsLookup(host, { all: true });
+
+/**
+ * Throws OutboundUrlRefused when the URL is not http(s), carries credentials, or names or resolves to
+ * an address the policy refuses and the allow-list does not name; otherwise says where to connect.
+ * A DNS failure is thrown as it is (it may be transient).
+ */
+export async function assertOutboundUrl(url: string | URL, allow: readonly string[] = [], opts: OutboundOptions = {}): Promise<OutboundTarget> {
+  const text = String(url);
+  let parsed: URL;
+  try {
+    // The WHATWG parser writes every IPv4 form (2130706433, 0x7f.1, 017700000001, 127.1) as a
+    // dotted quad and every IPv6 literal in its compressed form: the policy reads only those.
+    parsed = new URL(text);
+  } catch {
+    throw new OutboundUrlRefused(text, 'not a valid URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new OutboundUrlRefused(text, `scheme ${parsed.protocol} is not http or https`);
+  }
+  if (parsed.username || parsed.password) throw new OutboundUrlRefused(text, 'credentials in the URL');
+  const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
+  const family = isIP(host);
+  if (family !== 0) {
+    const refusal = addressRefusal(host, allow);
+    if (refusal) throw new OutboundUrlRefused(text, refusal);
+    const addresses = [{ address: host, family }];
+    return { url: parsed, host, addresses, lookup: pinnedLookup(host, addresses) };
+  }
+  if (hostAllowListed(host, allow)) return { url: parsed, host, addresses: undefined, lookup: undefined };
+  const addresses = await (opts.resolve ?? resolveHost)(host);
+  if (addresses.length === 0) throw Object.assign(new Error(`${host} has no address`), { code: 'ENOTFOUND' });
+  for (const { address } of addresses) {
+    const refusal = addressRefusal(address, allow);
+    if (refusal) throw new OutboundUrlRefused(text, `${host} resolves to ${refusal}`);
+  }
+  return { url: parsed, host, addresses, lookup: pinnedLookup(host, addresses) };
+}
+
+/** True when a host name entry of the allow-list names `host` (IP entries are matched by address). */
+export function hostAllowListed(host: string, allow: readonly string[]): boolean {
+  const name = host.toLowerCase();
+  return allow.some((entry) => isIP(entry) === 0 && !entry.includes('/') && entry.toLowerCase() === name);
 }
 
 /**
- * Resolves the URL's host and throws OutboundUrlRefused when it is not http(s), or when any address
- * it resolves to is private and neither the host name nor that address is on the allow-list.
+ * A `lookup` for node:net that knows only the checked addresses of one host. It answers both ways
+ * node:net asks: one address, or all of them (`all: true`, for happy eyeballs).
  */
-export async function assertOutboundUrl(url: string, allow: readonly string[] = []): Promise<URL> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new OutboundUrlRefused(url, 'not a valid URL');
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new OutboundUrlRefused(url, `scheme ${parsed.protocol} is not http or https`);
-  }
-  if (parsed.username || parsed.password) throw new OutboundUrlRefused(url, 'credentials in the URL');
-  const host = parsed.hostname.replace(/^\[|\]$/g, '');
-  if (allow.includes(host)) return parsed;
-  const addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
-  for (const address of addresses) {
-    if (isBlockedAddress(address) && !allow.includes(address)) {
-      throw new OutboundUrlRefused(url, `${host} resolves to the private address ${address}`);
+export function pinnedLookup(host: string, addresses: readonly ResolvedAddress[]): LookupFunction {
+  return (hostname, options, callback) => {
+    const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
+    const fitting = addresses.filter((a) => !family || a.family === family);
+    const first = fitting[0];
+    if (hostname !== host || !first) {
+      const error = Object.assign(new Error(`${hostname}: no checked address`), { code: 'ENOTFOUND' });
+      callback(error, '', 0);
+      return;
     }
-  }
-  return parsed;
+    if (options.all) callback(null, fitting.map((a) => ({ address: a.address, family: a.family })));
+    else callback(null, first.address, first.family);
+  };
 }

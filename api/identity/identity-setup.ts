@@ -39,7 +39,7 @@ export async function identityFor(hub: Hub, settings: IdentitySettings): Promise
   }
   const verifier = issuers.length === 0
     ? await createTokenVerifier({ mode: 'dev', dataDir: settings.dataDir }, { production: settings.production })
-    : await issuerVerifiers(issuers);
+    : await issuerVerifiers(issuers, hub.config.network.allow);
   const authenticate = authenticatorFor(verifier, hub);
   const replays = hub.replays;
   const development = issuers.length === 0;
@@ -53,7 +53,8 @@ export async function identityFor(hub: Hub, settings: IdentitySettings): Promise
   }
   const cookies = { secure };
   const sessions: SessionAuth = { store: hub.sessions, idleMs: session.idleMs, cookies, ...(publicUrl ? { publicUrl } : {}) };
-  const clients = new Map(providers.map((p) => [p.id, new SignInClient(p, publicUrl!)]));
+  // Discovery, tokens and keys go through the outbound policy: a provider on a private address needs `network.allow`.
+  const clients = new Map(providers.map((p) => [p.id, new SignInClient(p, publicUrl!, { allow: hub.config.network.allow })]));
   return {
     authenticate,
     replays,
@@ -66,12 +67,14 @@ export async function identityFor(hub: Hub, settings: IdentitySettings): Promise
   };
 }
 
-async function issuerVerifiers(issuers: Array<Pick<IdentityProvider, 'issuer' | 'audience' | 'jwksUri'> & Partial<IdentityProvider>>): Promise<TokenVerifier> {
+async function issuerVerifiers(
+  issuers: Array<Pick<IdentityProvider, 'issuer' | 'audience' | 'jwksUri'> & Partial<IdentityProvider>>, allow: readonly string[],
+): Promise<TokenVerifier> {
   const byIssuer = new Map<string, TokenVerifier>();
   for (const p of issuers) {
     if (byIssuer.has(p.issuer)) throw new IdentityConfigError('AUTH_SETTINGS_INVALID', `the issuer ${p.issuer} is configured twice`);
     byIssuer.set(p.issuer, await createTokenVerifier({
-      mode: 'oidc', issuer: p.issuer, audience: p.audience, ...(p.jwksUri ? { jwksUri: p.jwksUri } : {}),
+      mode: 'oidc', issuer: p.issuer, audience: p.audience, allow, ...(p.jwksUri ? { jwksUri: p.jwksUri } : {}),
       claims: {
         ...(p.userClaim ? { user: p.userClaim } : {}), ...(p.userPrefix !== undefined ? { userPrefix: p.userPrefix } : {}),
         ...(p.foreignPrefixes ? { foreignPrefixes: p.foreignPrefixes } : {}), ...(p.groupsClaim ? { groups: p.groupsClaim } : {}),

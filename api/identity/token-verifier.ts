@@ -3,15 +3,25 @@
 // Connect issuer (keys from its JWKS, found through discovery unless given). Issuer, audience and
 // expiry are always checked, and only asymmetric algorithms from a fixed allow-list are accepted,
 // never `none` and never HMAC (which would let a public key be used as a shared secret).
+// Discovery and key sets are fetched through the outbound policy (actors/outbound/outbound-fetch.ts):
+// an issuer on a private or loopback address must be named in the allow-list (`network.allow`).
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, errors, jwtVerify } from 'jose';
 import type { FlattenedJWSInput, JWTHeaderParameters, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { DEV_ALGORITHM, DEV_AUDIENCE, DEV_ISSUER, MAX_USER_LENGTH, devIssuerKeys, readDevIssuerKeys } from './dev-issuer.ts';
 import { AuthError, IdentityConfigError } from './principal.ts';
+import { outboundFetch } from '../../actors/outbound/outbound-fetch.ts';
 import type { Principal } from './principal.ts';
+import { identifierProblem } from '../../actors/text/identifier.ts';
 
 export type TokenVerifierSettings =
   | { mode: 'dev'; dataDir: string }
-  | { mode: 'oidc'; issuer: string; audience: string; jwksUri?: string; fetch?: typeof fetch; claims?: Partial<ClaimMapping> };
+  | {
+    mode: 'oidc'; issuer: string; audience: string; jwksUri?: string; claims?: Partial<ClaimMapping>;
+    /** Outbound allow-list (configuration `network.allow`) for discovery and the key set; none by default. */
+    allow?: readonly string[];
+    /** Replaces the policy-checked client (tests only). */
+    fetch?: typeof fetch;
+  };
 
 /**
  * Which claims name the user, their groups and roles, and the prefix that keeps several providers'
@@ -177,9 +187,12 @@ export function userOf(payload: JWTPayload, mapping: Pick<ClaimMapping, 'user' |
     throw new AuthError('AUTH_TOKEN_INVALID', 'the token names its user by an e-mail address that is not verified');
   }
   const user = typeof value === 'string' ? `${mapping.userPrefix}${mapping.user === 'email' ? value.toLowerCase() : value}` : '';
-  if (typeof value !== 'string' || value.length === 0 || user.length > MAX_USER_LENGTH || /[\u0000-\u001f\u007f]/.test(user)) {
+  if (typeof value !== 'string' || value.length === 0 || user.length > MAX_USER_LENGTH) {
     throw new AuthError('AUTH_TOKEN_INVALID', `the token's "${mapping.user}" claim must be a non-empty string of at most ${MAX_USER_LENGTH} characters`);
   }
+  // The user id is what approver lists name: one that could never be typed or matched is refused.
+  const problem = identifierProblem(user);
+  if (problem) throw new AuthError('AUTH_TOKEN_INVALID', `the token's "${mapping.user}" claim is not a user id: it ${problem}`);
   if (user.startsWith('group:') || user.startsWith('platform:')) {
     throw new AuthError('AUTH_TOKEN_INVALID', 'a user id cannot start with "group:" or "platform:"');
   }
@@ -241,7 +254,7 @@ function isHttpUrl(value: string): boolean {
 }
 
 async function oidcKeyResolver(settings: OidcSettings): Promise<JWTVerifyGetKey> {
-  const fetchImpl: typeof fetch = (input, init) => (settings.fetch ?? globalThis.fetch)(input, init);
+  const fetchImpl: typeof fetch = settings.fetch ?? outboundFetch(settings.allow ?? [], { timeoutMs: ISSUER_TIMEOUT_MS });
   const remoteFor = (url: URL) =>
     createRemoteJWKSet(url, { [customFetch]: fetchImpl, timeoutDuration: ISSUER_TIMEOUT_MS });
 

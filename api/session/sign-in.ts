@@ -4,7 +4,11 @@
 // complete the sign-in it belongs to (mix-up); openid-client checks `state`, the response's `iss`
 // (RFC 9207) where the provider sends it, and the ID token's issuer, audience, signature, expiry and
 // `nonce`. A provider's discovery document is fetched on first use and again after a failure.
+// Every request openid-client makes for a provider (discovery, token endpoint, keys) goes through the
+// outbound policy (actors/outbound/outbound-fetch.ts): a provider on a private or loopback address
+// must be named in the allow-list (`network.allow`).
 import * as oidc from 'openid-client';
+import { outboundFetch } from '../../actors/outbound/outbound-fetch.ts';
 import type { IdentityProvider } from '../../actors/config/identity.schema.ts';
 import { userOf } from '../identity/token-verifier.ts';
 
@@ -42,10 +46,16 @@ export class SignInClient {
   private config: Promise<oidc.Configuration> | undefined;
   private failedAt = 0;
 
+  private readonly fetch: typeof fetch;
+
   constructor(
     readonly provider: IdentityProvider,
     private readonly publicUrl: string,
-  ) {}
+    /** Outbound allow-list (configuration `network.allow`); none by default. */
+    outbound: { allow: readonly string[] } = { allow: [] },
+  ) {
+    this.fetch = outboundFetch(outbound.allow);
+  }
 
   get redirectUri(): string {
     return `${this.publicUrl}/auth/callback/${this.provider.id}`;
@@ -121,7 +131,8 @@ export class SignInClient {
         p.clientId,
         p.clientSecret ? { client_secret: p.clientSecret } : {},
         p.clientSecret ? oidc.ClientSecretBasic(p.clientSecret) : oidc.None(),
-        { ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}), timeout: 5 },
+        // The custom fetch stays with the configuration for every later request to this provider.
+        { ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}), timeout: 5, [oidc.customFetch]: (url, options) => this.fetch(url, options as RequestInit) },
       )
       .catch((e: unknown) => {
         this.failedAt = Date.now();

@@ -155,7 +155,8 @@ describe('durable stores or no start', () => {
   it('`assent start` in production prints the refusal with its code and exits 1', async () => {
     const env = {
       ...process.env, ASSENT_ENV: 'production', REDIS_URL: volatile.url, NATS_URL: nats.url, PORT: '0',
-      ASSENT_OIDC_ISSUER: 'https://id.example.com',
+      // An issuer on loopback: the outbound policy refuses it without connecting, should discovery ever come first.
+      ASSENT_OIDC_ISSUER: 'http://127.0.0.1:9',
     };
     // Bounded: a hub that wrongly starts is killed rather than left running.
     const failed = await run(process.execPath, ['bin/assent.mjs', 'start'], { env, timeout: 20_000, killSignal: 'SIGKILL' }).then(

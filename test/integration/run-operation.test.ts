@@ -1,5 +1,6 @@
 // Processing operations against a real local HTTP server: idempotency header, retries, permanent
-// failures, timeouts reported as "unknown", redirects and the outbound allow-list.
+// failures, timeouts reported as "unknown", redirects, the outbound allow-list, and answers the strict
+// JSON reader or the text rules refuse.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -135,6 +136,32 @@ describe('runOperation', () => {
     routes.set('/text', (_req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }).end('OK'); });
     expect(await runOperation(http('/text'), input, opts)).toEqual({ ok: false, permanent: true, unknown: false, error: 'HTTP 200: the answer is not JSON' });
     expect(seen).toHaveLength(1);
+  });
+
+  it('refuses an answer with a duplicate name or a lone surrogate for good (the strict JSON reader)', async () => {
+    const raw = (text: string): Handler => (_req, res) => { res.writeHead(200, { 'content-type': 'application/json' }).end(text); };
+    routes.set('/twice', raw('{"status":"rejected","status":"approved"}'));
+    routes.set('/surrogate', raw('{"name":"\\ud800"}'));
+    routes.set('/proto', raw('{"__proto__":{"admin":true}}'));
+    expect(await runOperation(http('/twice'), input, opts)).toEqual({
+      ok: false, permanent: true, unknown: false, error: expect.stringMatching(/^HTTP 200: the answer is refused \(duplicate-key at \/status\)/),
+    });
+    expect(await runOperation(http('/surrogate'), input, opts)).toMatchObject({ ok: false, permanent: true, error: expect.stringMatching(/not-well-formed at \/name/) });
+    expect(await runOperation(http('/proto'), input, opts)).toMatchObject({ ok: false, permanent: true, error: expect.stringMatching(/forbidden-key/) });
+    expect(seen).toHaveLength(3); // none retried
+  });
+
+  it('refuses an answer whose text a database cannot hold (NUL, C0 and C1 controls) for good', async () => {
+    routes.set('/nul', json(200, { erpId: 'E-\u0000-7' }));
+    routes.set('/c1', json(200, { lines: ['ok', 'bell\u0007'] }));
+    routes.set('/name', json(200, { 'a\u0085b': 1 }));
+    routes.set('/fine', json(200, { note: 'two\tcolumns\r\nand lines' }));
+    expect(await runOperation(http('/nul'), input, opts)).toEqual({
+      ok: false, permanent: true, unknown: false, error: 'HTTP 200: the answer holds text the hub cannot store: /erpId holds the control character U+0000',
+    });
+    expect(await runOperation(http('/c1'), input, opts)).toMatchObject({ ok: false, permanent: true, error: expect.stringMatching(/\/lines\/1 holds the control character U\+0007/) });
+    expect(await runOperation(http('/name'), input, opts)).toMatchObject({ ok: false, permanent: true, error: expect.stringMatching(/its name holds the control character U\+0085/) });
+    expect(await runOperation(http('/fine'), input, opts)).toEqual({ ok: true, data: { note: 'two\tcolumns\r\nand lines' } });
   });
 
   it('caps the answer at 1 MiB', async () => {

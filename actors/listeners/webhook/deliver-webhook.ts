@@ -1,34 +1,40 @@
 // One attempt to deliver a webhook to a subscriber, signed per Standard Webhooks. It makes no retry
 // itself: it classifies the outcome (ok / retryable with an optional Retry-After hint / permanent) so
 // the listener that owns the schedule (see ../backoff.ts) decides when to try again. The URL passes the
-// outbound policy first and redirects are never followed (a redirect could lead past that policy), the
+// outbound policy first, the connection goes to the addresses that policy checked (DNS is not asked
+// again), and redirects are never followed (a redirect could lead past that policy), the
 // answer is read up to 64 KiB and then cancelled so a hostile or chatty endpoint cannot hold sockets
 // or memory, and the secret never reaches an error string.
 //
 // `timestampSeconds` is both the `webhook-timestamp` header and the body's `timestamp`: callers pass the
 // time of this attempt (receivers refuse signatures older than about five minutes), not the event's.
-import { assertOutboundUrl, OutboundUrlRefused } from '../../outbound/outbound-url.ts';
+import { assertOutboundUrl, OutboundUrlRefused, type OutboundTarget, type Resolve } from '../../outbound/outbound-url.ts';
 import { signWebhook, WEBHOOK_SECRET_PREFIX } from './standard-webhooks.ts';
 import { postJson, type PostAnswer } from '../../outbound/post-json.ts';
 import { errorCode, parseRetryAfter } from '../../outbound/http-failure.ts';
+import { redactor, snippet } from '../../outbound/error-text.ts';
 
 export interface WebhookDelivery { id: string; type: string; timestampSeconds: number; data: unknown }
 export type DeliveryResult =
   | { ok: true; status: number }
   | { ok: false; retryable: boolean; retryAfterMs?: number; status?: number; error: string };
-export interface DeliverWebhookOptions { allow: readonly string[]; timeoutMs?: number }
+export interface DeliverWebhookOptions {
+  allow: readonly string[];
+  timeoutMs?: number;
+  /** How host names are resolved for the policy (tests); dns.lookup by default. */
+  resolve?: Resolve;
+}
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 export const MAX_RESPONSE_READ_BYTES = 64 * 1024;
 /** Retry-After hints beyond this are capped, so one endpoint cannot park deliveries indefinitely. */
 export const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
 export const WEBHOOK_USER_AGENT = 'Assent-Webhooks/1';
-const SNIPPET_CHARS = 200;
 
 export async function deliverWebhook(
   target: { url: string; secret: string }, delivery: WebhookDelivery, opts: DeliverWebhookOptions,
 ): Promise<DeliveryResult> {
-  const redact = redactor(target.secret);
+  const redact = redactor(secretForms(target.secret));
   const timeoutMs = opts.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
 
   let body: string;
@@ -40,8 +46,9 @@ export async function deliverWebhook(
     return { ok: false, retryable: false, error: redact(`cannot build the delivery: ${(err as Error).message}`) };
   }
 
+  let checked: OutboundTarget;
   try {
-    await assertOutboundUrl(target.url, opts.allow);
+    checked = await assertOutboundUrl(target.url, opts.allow, opts.resolve ? { resolve: opts.resolve } : {});
   } catch (err) {
     if (err instanceof OutboundUrlRefused) return { ok: false, retryable: false, error: redact(err.message) };
     // DNS trouble (ENOTFOUND, EAI_AGAIN, ...) may be transient.
@@ -50,7 +57,7 @@ export async function deliverWebhook(
 
   let res: PostAnswer;
   try {
-    res = await postJson(new URL(target.url), {
+    res = await postJson(checked, {
       'content-type': 'application/json',
       'user-agent': WEBHOOK_USER_AGENT,
       'webhook-id': delivery.id,
@@ -79,17 +86,10 @@ export async function deliverWebhook(
   return { ok: false, retryable: false, status, error: redact(`HTTP ${status}${detail}`) };
 }
 
-/** One line, printable, short: safe to put into an error that ends up in logs. */
-function snippet(text: string): string {
-  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-  return flat.length > SNIPPET_CHARS ? `${flat.slice(0, SNIPPET_CHARS)}...` : flat;
-}
-
-/** Removes the secret (with or without its prefix) from a message, should anything ever echo it. */
-function redactor(secret: string): (message: string) => string {
-  const bare = typeof secret === 'string' && secret.startsWith(WEBHOOK_SECRET_PREFIX) ? secret.slice(WEBHOOK_SECRET_PREFIX.length) : secret;
-  const needles = [secret, bare].filter((s): s is string => typeof s === 'string' && s.length >= 8);
-  return (message) => needles.reduce((m, n) => m.split(n).join('[redacted]'), message);
+/** The secret with and without its prefix, should anything ever echo either. */
+function secretForms(secret: string): string[] {
+  if (typeof secret !== 'string') return [];
+  return secret.startsWith(WEBHOOK_SECRET_PREFIX) ? [secret, secret.slice(WEBHOOK_SECRET_PREFIX.length)] : [secret];
 }
 
 function networkError(err: unknown, timeoutMs: number): string {
@@ -97,4 +97,3 @@ function networkError(err: unknown, timeoutMs: number): string {
   return `network error: ${errorCode(err) ?? (err as Error)?.message ?? String(err)}`;
 }
 
-/** Retry-After as delay-seconds or an HTTP date, in ms from now, capped; undefined when absent or invalid. */

@@ -77,7 +77,7 @@ describe('token verifier, OpenID Connect issuer', () => {
   }
 
   it('discovers the JWKS and verifies RS256 and EdDSA tokens', async () => {
-    const verifier = await createTokenVerifier({ mode: 'oidc', issuer: issuer.url, audience: 'assent-api' });
+    const verifier = await createTokenVerifier({ mode: 'oidc', issuer: issuer.url, audience: 'assent-api', allow: ['127.0.0.1'] });
     const token = await sign({ sub: 'alice@example.com', groups: ['finance'], roles: ['admin'], platform: 'chat' });
     const principal = await verifier.verify(`Bearer ${token}`);
     expect(principal).toMatchObject({ user: 'alice@example.com', groups: ['finance'], roles: ['admin'], issuer: issuer.url });
@@ -102,7 +102,7 @@ describe('token verifier, OpenID Connect issuer', () => {
 
   it('refuses a discovery document that names another issuer', async () => {
     issuer.claimedIssuer = 'https://evil.example.com';
-    await expect(createTokenVerifier({ mode: 'oidc', issuer: issuer.url, audience: 'assent-api' })).rejects.toMatchObject({
+    await expect(createTokenVerifier({ mode: 'oidc', issuer: issuer.url, audience: 'assent-api', allow: ['127.0.0.1'] })).rejects.toMatchObject({
       code: 'AUTH_ISSUER_MISMATCH',
     });
   });
@@ -110,7 +110,7 @@ describe('token verifier, OpenID Connect issuer', () => {
   it('answers AUTH_ISSUER_UNAVAILABLE while discovery fails, and recovers', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     issuer.discoveryStatus = 503;
-    const verifier = await createTokenVerifier({ mode: 'oidc', issuer: issuer.url, audience: 'assent-api' });
+    const verifier = await createTokenVerifier({ mode: 'oidc', issuer: issuer.url, audience: 'assent-api', allow: ['127.0.0.1'] });
     const token = await sign({ sub: 'dave' });
     await expect(verifier.verify(`Bearer ${token}`)).rejects.toMatchObject({ code: 'AUTH_ISSUER_UNAVAILABLE' });
     // Within the retry pause the issuer is not asked again.
@@ -129,14 +129,14 @@ describe('token verifier, OpenID Connect issuer', () => {
 
   it('answers AUTH_ISSUER_UNAVAILABLE when the JWKS cannot be fetched', async () => {
     issuer.jwksStatus = 500;
-    const verifier = await createTokenVerifier({ mode: 'oidc', issuer: issuer.url, audience: 'assent-api' });
+    const verifier = await createTokenVerifier({ mode: 'oidc', issuer: issuer.url, audience: 'assent-api', allow: ['127.0.0.1'] });
     const e = await verifier.verify(`Bearer ${await sign({ sub: 'erin' })}`).catch((err: unknown) => err);
     expect(e).toBeInstanceOf(AuthError);
     expect((e as AuthError).code).toBe('AUTH_ISSUER_UNAVAILABLE');
   });
 
   it('refuses bad tokens with the right codes', async () => {
-    const verifier = await createTokenVerifier({ mode: 'oidc', issuer: issuer.url, audience: 'assent-api' });
+    const verifier = await createTokenVerifier({ mode: 'oidc', issuer: issuer.url, audience: 'assent-api', allow: ['127.0.0.1'] });
     const now = Math.floor(Date.now() / 1000);
     const other = await generateKeyPair('RS256');
     const cases: [string, Promise<string>, string][] = [

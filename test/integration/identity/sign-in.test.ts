@@ -68,6 +68,8 @@ describe('signing in with OpenID Connect providers', () => {
           ],
         },
         callers: { erp: { clients: ['erp-service'], provider: 'corp', onBehalfOf: true } },
+        // Both providers listen on 127.0.0.1: the outbound policy lets the hub reach them only so.
+        network: { allow: ['127.0.0.1'] },
       },
     });
     const identity = await identityFor(hub, { dataDir: '/nonexistent', production: false, log: (_l, message, fields) => logs.push({ message, ...(fields ? { fields } : {}) }) });
