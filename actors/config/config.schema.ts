@@ -4,6 +4,7 @@
 // turns it into those types. Every object is strict, so a misspelt key ("deadlines", "retry") is an
 // error rather than a setting that silently does nothing. Checks that need the whole file (platforms
 // that exist, conditions that compile) live in load-config.ts.
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import type { ApprovalMode, ApprovalStep } from '../../machines/message.types.ts';
 import { parseDuration } from './duration.ts';
@@ -97,6 +98,12 @@ const duration = (positive: boolean) =>
     }
   });
 
+/** An outbound allow-list entry (actors/outbound/address-policy.ts): a host name, an IP address, or a CIDR block. */
+const allowEntry = z.string().refine(
+  (s) => /^[^\s/]+$/.test(s) || ipaddr.isValidCIDR(s),
+  'must be a host name, an IP address or a CIDR block such as 10.20.0.0/16',
+);
+
 const httpUrl = z.string().refine((s) => {
   try {
     const u = new URL(s);
@@ -180,7 +187,7 @@ export const fileSchema = z.strictObject({
     })
     .default({}),
   network: z
-    .strictObject({ allow: z.array(z.string().regex(/^[^\s/]+$/, 'must be a host name or an IP address')).default([]) })
+    .strictObject({ allow: z.array(allowEntry).default([]) })
     .default({ allow: [] }),
   anomalies: z.strictObject({ stuckAfter: duration(true).optional(), scan: duration(true).optional() }).optional(),
   identity: identitySchema.optional(),

@@ -135,10 +135,15 @@ network:
       /^types\.leave\.mode: /,
       /^types\.leave\.deadline: invalid duration: expected a number or a string/,
       /^types\.leave\.processing\.rejected\.operation: must be one of record, http$/,
-      /^network\.allow\[0\]: must be a host name or an IP address$/,
+      /^network\.allow\[0\]: must be a host name, an IP address or a CIDR block/,
     ];
     for (const re of expected) expect(problems.some((p) => re.test(p)), `${re} in\n${problems.join('\n')}`).toBe(true);
     expect(problems).toHaveLength(expected.length);
+  });
+
+  it('takes host names, addresses and CIDR blocks in network.allow', () => {
+    expect(parseConfig({ network: { allow: ['erp.internal', '10.0.0.7', '::1', '10.20.0.0/16', 'fd00::/8'] } }).network.allow).toHaveLength(5);
+    expect(problemsOf(() => parseConfig({ network: { allow: ['10.20.0.0/40'] } }))).toEqual([expect.stringMatching(/^network\.allow\[0\]: must be a host name, an IP address or a CIDR block/)]);
   });
 
   it('accepts any well-formed group:<name>, configured or not (token groups)', () => {
