@@ -175,7 +175,7 @@ function principalOf(payload: JWTPayload, mapping: ClaimMapping): Principal {
     groups: stringArray(payload[mapping.groups]).map((g) => `${mapping.userPrefix}${g}`),
     roles: mapping.roles === null ? [] : stringArray(payload[mapping.roles]),
     claims: payload,
-    ...(typeof platform === 'string' && platform.length > 0 && platform.length <= MAX_USER_LENGTH ? { platform } : {}),
+    ...(typeof platform === 'string' && identifierProblem(platform) === undefined ? { platform } : {}),
     issuer: payload.iss as string, // checked equal to the configured issuer by jwtVerify
   };
 }
