@@ -3,13 +3,17 @@
 // injection through a title, SMTP replies and connection failures read as retryable or permanent,
 // the outbound policy on the relay's host. Each mail is read back by mailparser and an HTML parser,
 // not by the adapter's own code.
-import { networkInterfaces } from 'node:os';
-import { afterEach, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { ManualClock } from '../../../actors/clock.ts';
 import type { EmailSettings } from '../../../actors/config/platforms.schema.ts';
 import type { ChatAdapter } from '../../../actors/listeners/chat/chat-adapter.ts';
 import { EmailAdapter } from '../../../actors/listeners/email/email.adapter.ts';
 import { card, describeChatContract, memoryStore, type StandIn } from '../../support/chat-contract.ts';
+import { netnsRefusal, startNetnsHost } from '../../support/netns-host.ts';
+import type { SinkProcessLine } from '../../support/smtp-sink-process.ts';
 import { readMailCard, startSmtpSink, type SmtpSink } from '../../support/smtp-sink.ts';
 
 const PUBLIC_URL = 'https://assent.example.com';
@@ -152,13 +156,33 @@ describe('email: mail particulars', () => {
     expect(await adapter.send('bob@example.com', card())).toMatchObject({ ok: false, retryable: true });
   });
 
-  const lan = Object.values(networkInterfaces()).flat().find((a) => a && !a.internal && a.family === 'IPv4')?.address;
-  it.skipIf(!lan)('sends credentials to a relay off the loopback interface only over TLS: without STARTTLS it does not log in', async () => {
-    sink = await startSmtpSink({ user: USER, pass: PASS, host: lan! });
-    adapter = adapterFor(sink, { allow: [lan!], smtp: { host: lan! } });
+  // The relay off the loopback interface is a host of the test's own: a network namespace joined by a
+  // veth pair, the sink a process inside it (never an address of this machine's real interfaces).
+  // Making a namespace needs root or CAP_NET_ADMIN: without it the test is skipped, its name saying why.
+  const netnsRefused = netnsRefusal();
+  it.skipIf(netnsRefused !== undefined)(`sends credentials to a relay off the loopback interface only over TLS: without STARTTLS it does not log in${netnsRefused ? ` (skipped: no network namespace: ${netnsRefused})` : ''}`, async () => {
+    const script = fileURLToPath(new URL('../../support/smtp-sink-process.ts', import.meta.url));
+    const relay = await startNetnsHost((address) => [process.execPath, '--import', 'tsx', script, address], {
+      env: { ...process.env, SINK_USER: USER, SINK_PASS: PASS },
+      cwd: fileURLToPath(new URL('../../../', import.meta.url)),
+    });
+    onTestFinished(() => relay.close());
+    const read = async () => JSON.parse(await relay.readLine()) as SinkProcessLine;
+    const started = await read();
+    if (!('listening' in started)) throw new Error(`the sink said ${JSON.stringify(started)}`);
+    expect(started.listening.host).toBe(relay.address);
+    const { port } = started.listening;
+    // The relay answers from here: a refused send below is the TLS rule, not an unreachable host.
+    const probe = connect(port, relay.address);
+    const [banner] = (await once(probe, 'data')) as [Buffer];
+    probe.destroy();
+    expect(banner.toString('latin1')).toMatch(/^220 /);
+
+    adapter = adapterFor({ port }, { allow: [relay.address], smtp: { host: relay.address } });
     expect(await adapter.send('bob@example.com', card())).toMatchObject({ ok: false });
-    expect(sink.logins).toEqual([]);
-    expect(sink.mails).toHaveLength(0);
+    relay.writeLine('report');
+    const seen = await read();
+    expect(seen).toEqual({ report: { logins: [], mails: [], violations: [] } });
   });
 
   it('applies the outbound policy to the relay: a loopback relay needs the allow-list', async () => {
