@@ -72,6 +72,8 @@ export interface HubOptions {
   log?: Log;
   /** ASSENT_ENV=production: the backend refuses stores that do not keep what they acknowledge (transport/store-durability.ts). */
   production?: boolean;
+  /** How often the Redis/NATS backend reads its stores' persistence again without a reconnect (tests). */
+  durabilityCheckMs?: number;
 }
 
 export class Hub {
@@ -173,6 +175,7 @@ export class Hub {
     const backend = await openBackend({
       ...(o.redisUrl && o.natsUrl ? { redisUrl: o.redisUrl, natsUrl: o.natsUrl } : { dataDir: o.embedded?.dataDir ?? ':memory:' }),
       prefix, partitions: o.partitions ?? DEFAULT_PARTITIONS, node, clock, production: o.production ?? false, log,
+      ...(o.durabilityCheckMs ? { durabilityCheckMs: o.durabilityCheckMs } : {}),
     });
     const { messages: store, holdings, portal, broadcast } = backend;
     let relay: OutboxRelay | undefined;

@@ -9,7 +9,7 @@ import type { TimerClock } from '../actors/clock.ts';
 import type { Log } from '../actors/log.ts';
 import type { Backend } from './ports.ts';
 
-export type BackendSettings = { prefix: string; partitions: number; node: string; clock: TimerClock; production?: boolean; log?: Log } & (
+export type BackendSettings = { prefix: string; partitions: number; node: string; clock: TimerClock; production?: boolean; durabilityCheckMs?: number; log?: Log } & (
   | { redisUrl: string; natsUrl: string }
   | { dataDir: string }
 );

@@ -28,8 +28,12 @@ export interface RedisNatsSettings {
   node: string;
   /** ASSENT_ENV=production: refuse stores that do not keep what they acknowledge. */
   production?: boolean;
+  /** How often the stores' persistence is read again without a reconnect (default a minute). */
+  durabilityCheckMs?: number;
   log?: Log;
 }
+
+export const DURABILITY_CHECK_MS = 60_000;
 
 export async function openRedisNatsBackend(o: RedisNatsSettings): Promise<Backend> {
   const redis = await connectRedis(o.redisUrl);
@@ -54,6 +58,13 @@ export async function openRedisNatsBackend(o: RedisNatsSettings): Promise<Backen
   // configuration. A check the connection drops again is skipped; the next reconnect checks.
   redis.on('ready', () => void redisFindings().then((f) => durability.recheck('redis', f), () => {}));
   nats.onReconnect(() => void natsFindings().then((f) => durability.recheck('nats', f), () => {}));
+  // A setting changed on a running server (`CONFIG SET appendonly no`) brings no reconnect. A check
+  // that fails (the store is down) says nothing: readiness already reports that, and the reconnect checks.
+  const periodic = setInterval(() => {
+    void redisFindings().then((f) => durability.recheck('redis', f, true), () => {});
+    void natsFindings().then((f) => durability.recheck('nats', f, true), () => {});
+  }, o.durabilityCheckMs ?? DURABILITY_CHECK_MS);
+  periodic.unref();
   return {
     kind: 'redis-nats',
     messages: new RedisMessageStore(redis, o.prefix, o.partitions),
@@ -66,6 +77,7 @@ export async function openRedisNatsBackend(o: RedisNatsSettings): Promise<Backen
     // Not ready, in production, while a store's last check found it not durable.
     ping: () => redis.ping().then(() => !nats.isClosed() && durability.durable, () => false),
     async close() {
+      clearInterval(periodic);
       await nats.close();
       await redis.quit().catch(() => redis.disconnect());
     },

@@ -1,15 +1,19 @@
 // Whether the stores keep what they acknowledge. A Redis without its append-only file, or a
 // JetStream stream in memory, loses every message (audit trail included) when its server restarts,
-// and nothing else would tell anyone. So each store is checked when the hub opens it and again
-// after each reconnect (a Redis restarted with another configuration):
+// and nothing else would tell anyone. So each store is checked when the hub opens it, again after
+// each reconnect (a Redis restarted with another configuration), and every minute (a setting changed
+// on a running server, `CONFIG SET appendonly no`):
 //
-//   verdict  at start in production        at start in development   after a reconnect
+//   verdict  at start in production        at start in development   after a reconnect, or a periodic
+//                                                                    check that finds a change
 //   ok       an info line                  an info line              nothing (info when it was not ok)
 //   warn     a warning; starts             a warning; starts         a warning
 //   refuse   StoreNotDurableError:         a warning; starts         production: an error, and not ready
 //            no start                                                until a check finds it ok again;
 //                                                                    development: a warning
 //
+// A periodic check that finds what the last check found says nothing (a development hub on a Redis
+// without AOF warns at start and at reconnects, not every minute).
 // Every refusing finding is reported at once. The embedded backend needs none of this: SQLite with
 // synchronous=FULL keeps a committed transaction through a power cut (embedded-database.ts).
 import type { Log } from '../actors/log.ts';
@@ -48,11 +52,15 @@ export class DurabilityWatch {
     }
   }
 
-  /** After a reconnect: logs what is not ok; in production a refusing finding makes `durable` false. */
-  recheck(source: string, findings: DurabilityFinding[]): void {
+  /**
+   * After a reconnect (or, with `onlyChanges`, periodically): logs what is not ok; in production a
+   * refusing finding makes `durable` false.
+   */
+  recheck(source: string, findings: DurabilityFinding[], onlyChanges = false): void {
     const before = this.latest.get(source) ?? [];
     this.latest.set(source, findings);
     for (const f of findings) {
+      if (onlyChanges && before.some((b) => b.store === f.store && b.verdict === f.verdict && b.message === f.message)) continue;
       if (f.verdict === 'refuse' && this.o.production) this.o.log('error', `${f.message} (not ready until this is fixed)`, { durability: 'refuse' });
       else if (f.verdict !== 'ok') this.o.log('warn', warning(f), { durability: f.verdict });
       else if (before.some((b) => b.store === f.store && b.verdict !== 'ok')) this.o.log('info', f.message, { durability: 'ok' });

@@ -46,10 +46,10 @@ describe('durable stores or no start', () => {
     await Promise.all([volatile, durable, nats].map((s) => s?.stop()));
   });
 
-  async function start(redisUrl: string, production: boolean): Promise<Hub> {
+  async function start(redisUrl: string, production: boolean, durabilityCheckMs?: number): Promise<Hub> {
     const hub = await Hub.start({
       redisUrl, natsUrl: nats.url, config: parseConfig({}), prefix: testPrefix(), partitions: 4,
-      leaseTtlMs: 1_000, tickMs: 100, pollMs: 50, sweepMs: 100, production, log,
+      leaseTtlMs: 1_000, tickMs: 100, pollMs: 50, sweepMs: 100, production, log, ...(durabilityCheckMs ? { durabilityCheckMs } : {}),
     });
     hubs.push(hub);
     return hub;
@@ -137,6 +137,20 @@ describe('durable stores or no start', () => {
 
     await admin.config('SET', 'appendonly', 'yes');
     await admin.call('CLIENT', 'KILL', 'TYPE', 'normal');
+    await eventually(async () => (await hub.readiness()).ready, 'the hub to be ready again');
+  });
+
+  it('notices, without any reconnect, a Redis whose append-only file was turned off, and says so once', async () => {
+    const hub = await start(durable.url, true, 100);
+    await eventually(async () => (await hub.readiness()).ready, 'the hub to be ready');
+    await admin.config('SET', 'appendonly', 'no');
+    await eventually(async () => !(await hub.readiness()).ready, 'the periodic check to find appendonly no');
+    // Later checks that find the same say nothing more: still one error after three more of them.
+    const configCalls = async () => Number(/cmdstat_config\|get:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+    const before = await configCalls();
+    await eventually(async () => (await configCalls()) >= before + 3, 'three more periodic checks');
+    expect(said('error', `Redis at ${durable.url}: appendonly is no`)).toHaveLength(1);
+    await admin.config('SET', 'appendonly', 'yes');
     await eventually(async () => (await hub.readiness()).ready, 'the hub to be ready again');
   });
 
