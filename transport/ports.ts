@@ -71,6 +71,20 @@ export interface DueTimer extends TimerChange {
   messageId: string;
 }
 
+/**
+ * Why a lease was taken from its holder: its connection is gone (a dead process), it lapsed (a
+ * process alive but silent, or one whose death nobody could see), the holder handed it over (a
+ * graceful stop), or it was the previous process of a data folder only one process may use.
+ */
+export type LeaseTakeoverReason = 'dead-connection' | 'lease-expired' | 'handed-over' | 'previous-process';
+
+/** A lease taken: its epoch and, when somebody held it before, whom it was taken from and why. */
+export interface LeaseTaken {
+  epoch: number;
+  from?: string;
+  reason?: LeaseTakeoverReason;
+}
+
 export interface MessageStore {
   readonly prefix: string;
   readonly partitions: number;
@@ -92,11 +106,18 @@ export interface MessageStore {
   dropTimer(partition: number, member: string, dueMs: number): Promise<void>;
   /** A free lease, with a new (greater) epoch; undefined when another holder has it. */
   acquireLease(partition: number, holder: string, ttlMs: number): Promise<number | undefined>;
+  /**
+   * acquireLease, saying whom the lease was taken from and why; also takes a lease at once from a
+   * holder known dead (its connection gone, or a previous process of a data folder).
+   */
+  takeLease(partition: number, holder: string, ttlMs: number): Promise<LeaseTaken | undefined>;
   /** True while the caller still holds it (a lapsed lease nobody took is taken back). */
   renewLease(partition: number, holder: string, epoch: number, ttlMs: number): Promise<boolean>;
   releaseLease(partition: number, holder: string, epoch: number): Promise<void>;
   /** This node is alive until `expiresAt`; answers the live nodes. */
   heartbeat(node: string, nowMs: number, expiresAt: number): Promise<string[]>;
+  /** Of `nodes`, those known dead now (their connection gone): cheap, for a watch between heartbeats. */
+  departedNodes(nodes: readonly string[]): Promise<string[]>;
   leaveCluster(node: string): Promise<void>;
 }
 
@@ -184,6 +205,11 @@ export type IdempotencyBegin =
   | { kind: 'mismatch' };
 
 export interface IdempotencyStore {
+  /**
+   * `in-flight` only while the first request's hub process may still be running it: a record held
+   * by a process known to be gone (Redis: NodeLiveness; embedded: any process before this one) is
+   * taken over at once, and the gone holder's token completes nothing.
+   */
   begin(scope: string, key: string, fingerprint: string): Promise<IdempotencyBegin>;
   complete(scope: string, key: string, token: string, response: StoredResponse): Promise<boolean>;
   abandon(scope: string, key: string, token: string): Promise<void>;

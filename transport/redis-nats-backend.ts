@@ -9,14 +9,16 @@ import { logJson, type Log } from '../actors/log.ts';
 import { JetStreamTransport, redact } from './nats/jetstream-transport.ts';
 import { judgeStreamStorage } from './nats/stream-durability.ts';
 import type { Backend } from './ports.ts';
-import { connectRedis } from './redis/redis-connection.ts';
+import { connectRedis, redisAnswers } from './redis/redis-connection.ts';
 import { judgeRedisPersistence, readRedisPersistence } from './redis/redis-durability.ts';
 import { RedisIdempotencyStore } from './redis/redis-idempotency-store.ts';
+import { nodeClientsKey } from './redis/redis-keys.ts';
 import { RedisKeyValues } from './redis/redis-key-values.ts';
 import { RedisMessageStore } from './redis/redis-message-store.ts';
 import { RedisPlatformStore } from './redis/redis-platform-store.ts';
 import { RedisPortalStore } from './redis/redis-portal-store.ts';
 import { RedisRateLimiter } from './redis/redis-rate-limiter.ts';
+import { NodeLiveness } from './redis/node-liveness.ts';
 import { DurabilityWatch } from './store-durability.ts';
 import { TransportError } from './transport-error.ts';
 
@@ -34,6 +36,8 @@ export interface RedisNatsSettings {
 }
 
 export const DURABILITY_CHECK_MS = 60_000;
+/** How long /readyz waits for Redis to answer a PING. */
+export const READINESS_PING_MS = 300;
 
 export async function openRedisNatsBackend(o: RedisNatsSettings): Promise<Backend> {
   const redis = await connectRedis(o.redisUrl);
@@ -41,6 +45,8 @@ export async function openRedisNatsBackend(o: RedisNatsSettings): Promise<Backen
     redis.disconnect();
     throw e;
   });
+  // One per process, shared by every store that judges whether another hub process is gone.
+  const liveness = new NodeLiveness(redis, nodeClientsKey(o.prefix));
   const durability = new DurabilityWatch({ production: o.production ?? false, log: o.log ?? logJson });
   const redisFindings = async () => [judgeRedisPersistence(await readRedisPersistence(redis), o.redisUrl)];
   const natsFindings = async () => (await nats.streamStorage()).map((s) => judgeStreamStorage(s, redact(o.natsUrl)));
@@ -49,6 +55,7 @@ export async function openRedisNatsBackend(o: RedisNatsSettings): Promise<Backen
       throw cause instanceof TransportError ? cause : new TransportError('REDIS_UNAVAILABLE', `cannot read the persistence of Redis at ${redact(o.redisUrl)}`, { cause });
     });
     durability.admit({ redis: redisFound, nats: await natsFindings() });
+    await liveness.register(o.node);
   } catch (e) {
     redis.disconnect();
     await nats.close().catch(() => {});
@@ -67,17 +74,20 @@ export async function openRedisNatsBackend(o: RedisNatsSettings): Promise<Backen
   periodic.unref();
   return {
     kind: 'redis-nats',
-    messages: new RedisMessageStore(redis, o.prefix, o.partitions),
+    messages: new RedisMessageStore(redis, o.prefix, o.partitions, liveness),
     holdings: new RedisPlatformStore(redis, o.prefix),
     portal: new RedisPortalStore(redis, o.prefix),
-    idempotency: new RedisIdempotencyStore(redis, o.prefix),
+    idempotency: new RedisIdempotencyStore(redis, o.prefix, {}, { node: o.node, liveness }),
     rateLimiter: new RedisRateLimiter(redis, o.prefix),
     keys: new RedisKeyValues(redis),
     broadcast: nats,
-    // Not ready, in production, while a store's last check found it not durable.
-    ping: () => redis.ping().then(() => !nats.isClosed() && durability.durable, () => false),
+    // Not ready, in production, while a store's last check found it not durable. Bounded: a Redis
+    // that is down or silent answers false at once or within READINESS_PING_MS, never a hang.
+    // NATS is the broadcast's part of readiness (Hub.readiness), not the stores'.
+    ping: async () => (await redisAnswers(redis, READINESS_PING_MS)) && durability.durable,
     async close() {
       clearInterval(periodic);
+      await liveness.forget(o.node).catch(() => {});
       await nats.close();
       await redis.quit().catch(() => redis.disconnect());
     },

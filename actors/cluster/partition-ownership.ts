@@ -3,20 +3,35 @@
 // Every tick a node: heartbeats into the live-node set; computes its target partitions by
 // rendezvous hashing over the live nodes (so each partition has one target, and a join or a
 // departure moves only that node's share); releases leases it should no longer hold; renews the
-// ones it keeps; and tries to take the free ones it should own. A crashed node's leases lapse after
-// their TTL and its partitions are taken on the next tick after that.
+// ones it keeps; and tries to take the ones it should own. How a partition changes hands:
+// - handed over: a node that stops gracefully releases its leases and leaves the live set; the
+//   others take its share on their next tick.
+// - dead connection: a process that died (kill -9, a crash) has its connection closed by the
+//   kernel; the store drops it from the live nodes at once and lets its leases be taken at once
+//   (transport/redis/node-liveness.ts). Between ticks a watch asks, every `watchMs`, whether any
+//   other live node is dead, and ticks at once when one is: a takeover within a watch period, not
+//   a tick. On the embedded backend, a previous process of the data
+//   folder is dead by construction (its lock) and its leases are free when this one opens.
+// - lease expired: a process alive but silent (paused, cut off) keeps its connection or not; its
+//   heartbeat and leases lapse after their TTL and its partitions are taken on the next tick.
+// Every taking is logged (`partitions taken`: which, from whom, why).
 //
 // Holding a lease is an optimisation, not the guarantee: every commit carries the epoch the lease
 // was taken with, and Redis refuses it once another node has taken the partition (FENCED).
-import type { MessageStore } from '../../transport/ports.ts';
+import type { LeaseTaken, MessageStore } from '../../transport/ports.ts';
 import { fnv1a } from '../../transport/partitions.ts';
 import type { Clock } from '../clock.ts';
+import type { Log } from '../log.ts';
 
 export interface OwnershipOptions {
   node: string;
   leaseTtlMs: number;
   tickMs: number;
   clock: Clock;
+  /** Where takeovers are told (info); none: not told. */
+  log?: Log;
+  /** How often, between ticks, the other live nodes are checked for a dead connection (default 250 ms). */
+  watchMs?: number;
 }
 
 export interface OwnershipHooks {
@@ -27,6 +42,9 @@ export interface OwnershipHooks {
 export class PartitionOwnership {
   private readonly owned = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
+  private watch: NodeJS.Timeout | undefined;
+  /** The other live nodes, as of the last tick: those the watch looks after. */
+  private others: string[] = [];
   private ticking: Promise<void> | undefined;
   private stopped = false;
 
@@ -53,6 +71,14 @@ export class PartitionOwnership {
     await this.tick();
     this.timer = setInterval(() => void this.tick().catch(() => {}), this.opts.tickMs);
     this.timer.unref();
+    this.watch = setInterval(() => void this.watchOthers().catch(() => {}), this.opts.watchMs ?? 250);
+    this.watch.unref();
+  }
+
+  /** Ticks now when another live node's connection is gone (a tick under way sees it anyway). */
+  private async watchOthers(): Promise<void> {
+    if (this.stopped || this.ticking || this.others.length === 0) return;
+    if ((await this.store.departedNodes(this.others)).length > 0) await this.tick();
   }
 
   tick(): Promise<void> {
@@ -74,6 +100,7 @@ export class PartitionOwnership {
     const { node, leaseTtlMs, clock } = this.opts;
     const now = clock.now();
     const live = await this.store.heartbeat(node, now, now + leaseTtlMs);
+    this.others = live.filter((n) => n !== node);
     const targets = new Set<number>();
     for (let p = 0; p < this.store.partitions; p++) if (ownerOf(p, live) === node) targets.add(p);
     await Promise.all(
@@ -86,15 +113,31 @@ export class PartitionOwnership {
         }
       }),
     );
+    const taken: Array<[number, LeaseTaken]> = [];
     await Promise.all(
       [...targets].filter((p) => !this.owned.has(p)).map(async (p) => {
-        const epoch = await this.store.acquireLease(p, node, leaseTtlMs);
-        if (epoch !== undefined && !this.stopped) {
-          this.owned.set(p, epoch);
-          this.hooks.acquired(p, epoch);
+        const lease = await this.store.takeLease(p, node, leaseTtlMs);
+        if (lease !== undefined && !this.stopped) {
+          this.owned.set(p, lease.epoch);
+          this.hooks.acquired(p, lease.epoch);
+          taken.push([p, lease]);
         }
       }),
     );
+    this.tellTaken(taken);
+  }
+
+  /** One line per previous holder and reason: the partitions, and when they were free, just that. */
+  private tellTaken(taken: Array<[number, LeaseTaken]>): void {
+    if (!this.opts.log || taken.length === 0) return;
+    const groups = new Map<string, { from?: string; reason: string; partitions: number[] }>();
+    for (const [p, { from, reason }] of taken) {
+      const key = `${from ?? ''}|${reason ?? 'free'}`;
+      const group = groups.get(key) ?? { ...(from !== undefined ? { from } : {}), reason: reason ?? 'free', partitions: [] };
+      group.partitions.push(p);
+      groups.set(key, group);
+    }
+    for (const g of groups.values()) this.opts.log('info', 'partitions taken', { node: this.opts.node, ...g, partitions: g.partitions.sort((a, b) => a - b) });
   }
 
   /** Graceful stop: hand every partition back at once so that others take them on their next tick. */
@@ -111,6 +154,7 @@ export class PartitionOwnership {
   halt(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.watch) clearInterval(this.watch);
   }
 }
 

@@ -154,6 +154,23 @@ describe.each(MESSAGE_STORE_BACKENDS)('the message store contract, timers and le
       while (store.partitionOf(id) !== 1) id = newId();
       expect(await store.commitTransition(commit(id, { epoch: e1, expectedVersion: 0 }))).toEqual({ status: 'OK', version: 1 });
     });
+
+    it('takeLease says from whom and why: nobody (never held), handed over (released), lease expired (lapsed)', async () => {
+      const first = (await store.takeLease(0, 'node-a', 60_000))!;
+      expect(first).toEqual({ epoch: first.epoch }); // never held: no `from`
+      expect(await store.takeLease(0, 'node-b', 60_000)).toBeUndefined(); // held, and node-a is not known dead
+      await store.releaseLease(0, 'node-a', first.epoch);
+      const handed = (await store.takeLease(0, 'node-b', 500))!;
+      expect(handed).toEqual({ epoch: first.epoch + 1, from: 'node-a', reason: 'handed-over' });
+      const lapsed = await eventually(() => store.takeLease(0, 'node-c', 60_000), 'the lease of node-b to lapse');
+      expect(lapsed).toEqual({ epoch: handed.epoch + 1, from: 'node-b', reason: 'lease-expired' });
+      // A lease taken back by a renew after a release is held again: when it lapses, it lapsed.
+      await store.releaseLease(0, 'node-c', lapsed.epoch);
+      expect(await store.renewLease(0, 'node-c', lapsed.epoch, 100)).toBe(true);
+      expect(await eventually(() => store.takeLease(0, 'node-a', 60_000), 'the lease of node-c to lapse')).toEqual({ epoch: lapsed.epoch + 1, from: 'node-c', reason: 'lease-expired' });
+      // acquireLease is takeLease's epoch.
+      expect(await store.acquireLease(1, 'node-a', 60_000)).toBeGreaterThan(0);
+    });
   });
 
   describe('heartbeats', () => {
@@ -171,6 +188,8 @@ describe.each(MESSAGE_STORE_BACKENDS)('the message store contract, timers and le
       await store.leaveCluster('node-b');
       await store.leaveCluster('node-z'); // never joined: harmless
       expect(await store.heartbeat('node-a', 17_000, 27_000)).toEqual(['node-a']);
+      // No node's connection is known dead here (the Redis store's dead connections: fencing.test.ts).
+      expect(await store.departedNodes(['node-a', 'node-b', 'node-z'])).toEqual([]);
     });
   });
 });

@@ -1,14 +1,16 @@
 // Two owners of one partition, and only one commits. On the store: a stale lease holder's commit is
 // FENCED and changes nothing; concurrent commits at one version let exactly one through; a replayed
-// event id is a DUPLICATE. On hubs: two hubs split the partitions, a request sent to the wrong hub
+// event id is a DUPLICATE. A holder whose connection is gone loses its leases at once, fenced just
+// the same; one alive but silent keeps them until they lapse; one that reconnected is not robbed. On hubs: two hubs split the partitions, a request sent to the wrong hub
 // is forwarded to the owner and commits once, and a hub that still believes it owns a partition
 // another hub took is fenced, gives it up and forwards.
 import type { Commit } from '../../transport/ports.ts';
 import { Redis } from 'ioredis';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newMessageId } from '../../actors/hub.ts';
 import { ownerOf } from '../../actors/cluster/partition-ownership.ts';
-import { messageKeys, partitionKeys } from '../../transport/redis/redis-keys.ts';
+import { NodeLiveness } from '../../transport/redis/node-liveness.ts';
+import { messageKeys, nodeClientsKey, partitionKeys } from '../../transport/redis/redis-keys.ts';
 import { RedisMessageStore } from '../../transport/redis/redis-message-store.ts';
 import { FULL_LIFECYCLE, expectHistory } from '../support/history.ts';
 import { hubFixture } from '../support/hub-fixture.ts';
@@ -115,6 +117,99 @@ describe('fencing on the Redis message store', () => {
   });
 });
 
+describe('takeover of a dead holder on the Redis message store', () => {
+  const ns = redisNamespace();
+  const own: Redis[] = [];
+  afterEach(() => {
+    for (const r of own.splice(0)) r.disconnect();
+  });
+
+  /** A node as a hub process has it: its own connection, its liveness record, its store. */
+  async function processOf(node: string) {
+    const redis = new Redis(REDIS_URL);
+    own.push(redis);
+    const liveness = new NodeLiveness(redis, nodeClientsKey(ns.prefix));
+    const store = new RedisMessageStore(redis, ns.prefix, PARTITIONS, liveness);
+    await store.heartbeat(node, Date.now(), Date.now() + 60_000);
+    return { redis, liveness, store };
+  }
+  const commit = (id: string, epoch: number, expectedVersion: number): Commit => ({
+    messageId: id, envelope: 'e', state: 'approving', logEntry: '{}', nowMs: Date.now(), outbox: [], removeTimers: [], addTimers: [], epoch, expectedVersion,
+  });
+
+  it('a holder whose connection is gone: its lease is taken at once (not after the 60 s lease), its node leaves the live set, its commits are FENCED', async () => {
+    const a = await processOf('node-a');
+    const b = await processOf('node-b');
+    const id = newMessageId();
+    const p = a.store.partitionOf(id);
+    const e1 = (await a.store.acquireLease(p, 'node-a', 60_000))!;
+    expect(await a.store.commitTransition(commit(id, e1, 0))).toEqual({ status: 'OK', version: 1 });
+    expect(await b.store.takeLease(p, 'node-b', 60_000)).toBeUndefined(); // node-a is alive: held
+    expect(await b.store.departedNodes(['node-a', 'node-b'])).toEqual([]);
+    expect((await b.store.heartbeat('node-b', Date.now(), Date.now() + 60_000)).sort()).toEqual(['node-a', 'node-b']);
+
+    a.redis.disconnect(); // kill -9: the kernel closes the socket
+    const taken = await eventually(() => b.store.takeLease(p, 'node-b', 60_000), 'node-a to be known dead', 5_000);
+    expect(taken).toEqual({ epoch: e1 + 1, from: 'node-a', reason: 'dead-connection' });
+    expect(await b.store.departedNodes(['node-a', 'node-b'])).toEqual(['node-a']);
+    expect(await b.store.heartbeat('node-b', Date.now(), Date.now() + 60_000)).toEqual(['node-b']);
+    // Exactly as strict as after a lapse: the dead holder's epoch commits nothing, renews nothing.
+    expect(await b.store.commitTransition(commit(id, e1, 1))).toEqual({ status: 'FENCED', epoch: taken.epoch });
+    expect(await b.store.renewLease(p, 'node-a', e1, 60_000)).toBe(false);
+    expect(await b.store.commitTransition(commit(id, taken.epoch, 1))).toEqual({ status: 'OK', version: 2 });
+    // Once node-a's heartbeat lapsed too, its record stays: what it held elsewhere can still be judged.
+    expect(await b.store.heartbeat('node-b', Date.now() + 120_000, Date.now() + 180_000)).toEqual(['node-b']);
+    expect(await b.store.departedNodes(['node-a'])).toEqual(['node-a']);
+  });
+
+  it('a holder alive but silent keeps its lease until it lapses (lease-expired), then is fenced', async () => {
+    const a = await processOf('node-a');
+    const b = await processOf('node-b');
+    const id = newMessageId();
+    const p = a.store.partitionOf(id);
+    const e1 = (await a.store.acquireLease(p, 'node-a', 1_000))!;
+    const startedAt = Date.now();
+    // node-a neither renews nor heartbeats (paused), but its connection stays.
+    const taken = await eventually(() => b.store.takeLease(p, 'node-b', 60_000), 'the lease of node-a to lapse');
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(900);
+    expect(taken).toEqual({ epoch: e1 + 1, from: 'node-a', reason: 'lease-expired' });
+    // It resumes: its commit and its renew are refused.
+    expect(await a.store.commitTransition(commit(id, e1, 0))).toEqual({ status: 'FENCED', epoch: taken.epoch });
+    expect(await a.store.renewLease(p, 'node-a', e1, 60_000)).toBe(false);
+  });
+
+  it('a holder that reconnected and recorded its new connection is not robbed, not even by a taker that saw the old one gone', async () => {
+    const a = await processOf('node-a');
+    const b = await processOf('node-b');
+    const p = 3;
+    const e1 = (await a.store.acquireLease(p, 'node-a', 60_000))!;
+    const oldId = String(await a.redis.call('CLIENT', 'ID'));
+    await ns.redis.call('CLIENT', 'KILL', 'ID', oldId); // a dropped connection; ioredis reconnects and records the new one
+    await eventually(async () => (await ns.redis.hget(nodeClientsKey(ns.prefix), 'node-a')) !== oldId, 'node-a to record its new connection');
+    expect(await b.store.takeLease(p, 'node-b', 60_000)).toBeUndefined();
+    // A taker that saw the old connection gone, acting late: the script still finds node-a's new record.
+    const scripts = b.redis as unknown as { acquireLease(...args: Array<string | number>): Promise<unknown[]> };
+    const k = partitionKeys(ns.prefix, p);
+    expect(await scripts.acquireLease(k.lease, k.epoch, k.lastHolder, nodeClientsKey(ns.prefix), 'node-b', 60_000, 'node-a', oldId)).toEqual([0, `node-a|${e1}`]);
+    expect(await a.store.renewLease(p, 'node-a', e1, 60_000)).toBe(true);
+  });
+
+  it('a process restarted under the same node name takes its earlier incarnation\'s leases back at once, with a new epoch', async () => {
+    const a = await processOf('node-a');
+    const id = newMessageId();
+    const p = a.store.partitionOf(id);
+    const e1 = (await a.store.acquireLease(p, 'node-a', 60_000))!;
+    a.redis.disconnect();
+    await eventually(async () => (await new NodeLiveness(ns.redis, nodeClientsKey(ns.prefix)).gone(['node-a']))?.has('node-a'), 'the old connection to be gone');
+    const again = await processOf('node-a');
+    expect(await again.store.takeLease(p, 'node-a', 60_000)).toEqual({ epoch: e1 + 1, from: 'node-a', reason: 'dead-connection' });
+    expect(await again.store.commitTransition(commit(id, e1, 0))).toEqual({ status: 'FENCED', epoch: e1 + 1 });
+    // A second live process under the same name (a mistake) does not take it: its predecessor is connected.
+    const twin = await processOf('node-a');
+    expect(await twin.store.takeLease(p, 'node-a', 60_000)).toBeUndefined();
+  });
+});
+
 describe('fencing between hubs', () => {
   const fx = hubFixture();
   // Fixed node ids make the rendezvous split deterministic.
@@ -192,8 +287,11 @@ describe('fencing between hubs', () => {
     const stale = a.ownership.epochOf(p)!;
     // a stops renewing (a long GC pause, a partition from Redis) but keeps serving with what it believes.
     a.ownership.halt();
-    const b = await fx.start({ node: B });
+    const taken: Array<Record<string, unknown>> = [];
+    const b = await fx.start({ node: B, log: (_level, message, fields) => void (message === 'partitions taken' && taken.push(fields!)) });
     await eventually(() => b.ownership.epochOf(p) !== undefined, 'b to take the partition after the lease of a lapsed');
+    // a is alive (its connection open): b waited for the lease, and says so.
+    expect(taken.filter((t) => (t.partitions as number[]).includes(p))).toEqual([{ node: B, from: A, reason: 'lease-expired', partitions: expect.arrayContaining([p]) }]);
     expect(b.ownership.epochOf(p)).toBeGreaterThan(stale);
     expect(a.ownership.epochOf(p)).toBe(stale); // two owners, as far as they know
 

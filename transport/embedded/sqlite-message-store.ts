@@ -11,7 +11,7 @@
 // cleared must not, by clearing it too, drop a newer entry that took its id.
 // There is no server clock: lease expiry is wall time (Date.now()).
 import type Database from 'better-sqlite3';
-import type { AuditTrail, Commit, CommitResult, DueTimer, MessageStore, OutboxEntry, StoredMessage } from '../ports.ts';
+import type { AuditTrail, Commit, CommitResult, DueTimer, LeaseTaken, MessageStore, OutboxEntry, StoredMessage } from '../ports.ts';
 import { partitionOf } from '../partitions.ts';
 import { TransportError } from '../transport-error.ts';
 import type { EmbeddedDatabase } from './embedded-database.ts';
@@ -99,9 +99,11 @@ export class SqliteMessageStore implements MessageStore {
     | 'epoch' | 'record' | 'load' | 'head' | 'seen' | 'timerDue' | 'insertRecord' | 'updateRecord' | 'insertLog' | 'insertSeen'
     | 'insertOutbox' | 'removeTimer' | 'addTimer' | 'logRange' | 'auditLog' | 'scan' | 'outbox' | 'clearOutbox' | 'dueTimers'
     | 'dropTimer' | 'lease' | 'takeLease' | 'extendLease' | 'releaseLease' | 'beat' | 'forgetNodes' | 'liveNodes' | 'leave'
-    | 'releaseAll' | 'forgetAllNodes',
+    | 'heldAtDeath' | 'releaseAll' | 'forgetAllNodes',
     Statement
   >;
+  /** Partition -> the holder whose lease releaseAllLeases freed: a dead previous process. */
+  private readonly previousProcess = new Map<number, string>();
 
   constructor(readonly database: EmbeddedDatabase, readonly prefix: string, readonly partitions: number) {
     database.exec(SCHEMA);
@@ -146,12 +148,14 @@ export class SqliteMessageStore implements MessageStore {
          ON CONFLICT (part) DO UPDATE SET epoch = excluded.epoch, holder = excluded.holder, expires_at = excluded.expires_at`,
       ),
       extendLease: sql('UPDATE lease_partitions SET expires_at = ? WHERE part = ?'),
-      releaseLease: sql('UPDATE lease_partitions SET holder = NULL, expires_at = 0 WHERE part = ? AND holder = ? AND epoch = ?'),
+      // Released: the holder stays, with expires_at 0, so that the next taker knows it was handed over.
+      releaseLease: sql('UPDATE lease_partitions SET expires_at = 0 WHERE part = ? AND holder = ? AND epoch = ?'),
       beat: sql('INSERT INTO lease_nodes (node, expires_at) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET expires_at = excluded.expires_at'),
       forgetNodes: sql('DELETE FROM lease_nodes WHERE expires_at <= ?'),
       liveNodes: sql('SELECT node FROM lease_nodes ORDER BY expires_at, node').pluck(),
       leave: sql('DELETE FROM lease_nodes WHERE node = ?'),
-      releaseAll: sql('UPDATE lease_partitions SET holder = NULL, expires_at = 0 WHERE holder IS NOT NULL'),
+      heldAtDeath: sql('SELECT part, holder FROM lease_partitions WHERE holder IS NOT NULL AND expires_at > 0').raw(),
+      releaseAll: sql('UPDATE lease_partitions SET holder = NULL, expires_at = 0 WHERE holder IS NOT NULL AND expires_at > 0'),
       forgetAllNodes: sql('DELETE FROM lease_nodes'),
     };
   }
@@ -277,13 +281,26 @@ export class SqliteMessageStore implements MessageStore {
 
   /** A free (or lapsed) lease, with the epoch bumped; undefined when another holder has it. */
   async acquireLease(partition: number, holder: string, ttlMs: number): Promise<number | undefined> {
+    return (await this.takeLease(partition, holder, ttlMs))?.epoch;
+  }
+
+  /**
+   * acquireLease, saying whom from and why: a lease released (expires_at 0, holder kept) was handed
+   * over, a lease past its time lapsed, and one a previous process held when this process opened
+   * the data folder (releaseAllLeases) was that dead process's.
+   */
+  async takeLease(partition: number, holder: string, ttlMs: number): Promise<LeaseTaken | undefined> {
     return this.write('acquire a lease', () => {
       const now = Date.now();
       const lease = this.s.lease.get(partition) as LeaseRow | undefined;
       if (lease && live(lease, now)) return undefined;
       const epoch = (lease?.epoch ?? 0) + 1;
       this.s.takeLease.run(partition, epoch, holder, now + ttlMs);
-      return epoch;
+      const previous = this.previousProcess.get(partition);
+      this.previousProcess.delete(partition);
+      if (previous !== undefined) return { epoch, from: previous, reason: 'previous-process' as const };
+      if (!lease?.holder) return { epoch };
+      return { epoch, from: lease.holder, reason: lease.expires_at === 0 ? ('handed-over' as const) : ('lease-expired' as const) };
     });
   }
 
@@ -321,6 +338,11 @@ export class SqliteMessageStore implements MessageStore {
     });
   }
 
+  /** One process per data folder: no other node to see die (a previous one is handled at open). */
+  async departedNodes(): Promise<string[]> {
+    return [];
+  }
+
   /** Forgets the node at once (a graceful stop), rather than when its heartbeat lapses. */
   async leaveCluster(node: string): Promise<void> {
     await this.write('leave', () => this.s.leave.run(node));
@@ -335,6 +357,7 @@ export class SqliteMessageStore implements MessageStore {
    */
   releaseAllLeases(): Promise<void> {
     const done = this.write('release every lease', () => {
+      for (const [part, holder] of this.s.heldAtDeath.all() as Array<[number, string]>) this.previousProcess.set(part, holder);
       this.s.releaseAll.run();
       this.s.forgetAllNodes.run();
     });

@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 export class NodeLiveness {
   private clientId: string | undefined;
   private readonly registered = new Set<string>();
+  private readonly earlierDead = new Set<string>();
 
   constructor(private readonly redis: Redis, private readonly key: string) {
     // A reconnect is a new connection with a new id: record it before anyone judges by the old one.
@@ -21,9 +22,20 @@ export class NodeLiveness {
 
   /** Records `node` as this process, under the connection's current client id. */
   async register(node: string): Promise<void> {
+    const first = !this.registered.has(node);
     this.registered.add(node);
     const id = await this.currentId().catch(() => undefined); // CLIENT refused: not recorded, never judged
-    if (id !== undefined) await this.redis.hset(this.key, node, id);
+    if (id === undefined) return;
+    // The first time, a record under this name from another connection that is gone is an earlier
+    // incarnation of this node (a restart under the same name): what it held is this process's.
+    const before = first ? await this.redis.hget(this.key, node) : null;
+    await this.redis.hset(this.key, node, id);
+    if (before && before !== id && !(await this.connected([before]).catch(() => new Set([before]))).has(before)) this.earlierDead.add(node);
+  }
+
+  /** Whether `node`'s record, when this process first made it, replaced one of a connection gone. */
+  replacedDeadIncarnation(node: string): boolean {
+    return this.earlierDead.has(node);
   }
 
   /** This process leaves: its record goes (a graceful stop). */
@@ -43,14 +55,19 @@ export class NodeLiveness {
     const ids = await this.redis.hmget(this.key, ...unique);
     const recorded = unique.flatMap((node, i) => (ids[i] ? [[node, ids[i]!] as const] : []));
     if (recorded.length === 0) return new Map();
-    let list: string;
+    let connected: Set<string>;
     try {
-      list = String(await this.redis.call('CLIENT', 'LIST', 'ID', ...recorded.map(([, id]) => id)));
+      connected = await this.connected(recorded.map(([, id]) => id));
     } catch {
       return undefined;
     }
-    const connected = new Set([...list.matchAll(/(?:^|\n)id=(\d+)/g)].map((m) => m[1]!));
     return new Map(recorded.filter(([, id]) => !connected.has(id)));
+  }
+
+  /** Of these client ids, those Redis has connected now. Throws when CLIENT is refused. */
+  private async connected(ids: string[]): Promise<Set<string>> {
+    const list = String(await this.redis.call('CLIENT', 'LIST', 'ID', ...ids));
+    return new Set([...list.matchAll(/(?:^|\n)id=(\d+)/g)].map((m) => m[1]!));
   }
 
   private async currentId(): Promise<string> {

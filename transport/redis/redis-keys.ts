@@ -12,6 +12,9 @@ export function partitionKeys(prefix: string, partition: number) {
     timerEvents: `${tag}:timer-events`,
     epoch: `${tag}:epoch`,
     lease: `${tag}:lease`,
+    // Who held the lease last, `<holder>` or `<holder>|released` after a graceful hand-over: what
+    // the next taker reports as `from` and why, once the lease itself is gone.
+    lastHolder: `${tag}:lease-last`,
   };
 }
 
@@ -26,4 +29,6 @@ export function messageKeys(prefix: string, partition: number, messageId: string
 }
 
 export const nodesKey = (prefix: string) => `${prefix}:nodes`;
+/** Node name -> the Redis client id of its connection (transport/redis/node-liveness.ts). */
+export const nodeClientsKey = (prefix: string) => `${prefix}:node-clients`;
 

@@ -1,15 +1,17 @@
 // The message store on Redis: snapshots, logs, outbox and durable timers of every partition.
 // One verb a method; every Redis error leaves as a TransportError with its cause.
 import { Redis } from 'ioredis';
-import type { AuditTrail, Commit, CommitResult, DueTimer, MessageStore, OutboxEntry, StoredMessage } from '../ports.ts';
+import type { AuditTrail, Commit, CommitResult, DueTimer, LeaseTaken, LeaseTakeoverReason, MessageStore, OutboxEntry, StoredMessage } from '../ports.ts';
 import { TransportError } from '../transport-error.ts';
 import { COMMIT_TRANSITION_LUA } from './commit-transition.lua.ts';
-import { RENEW_LEASE_LUA, ACQUIRE_LEASE_LUA, RELEASE_LEASE_LUA } from './partition-lease.lua.ts';
-import { messageKeys, nodesKey, partitionKeys, partitionOf } from './redis-keys.ts';
+import type { NodeLiveness } from './node-liveness.ts';
+import { ACQUIRE_LEASE_LUA, HEARTBEAT_LUA, RELEASE_LEASE_LUA, RENEW_LEASE_LUA } from './partition-lease.lua.ts';
+import { messageKeys, nodeClientsKey, nodesKey, partitionKeys, partitionOf } from './redis-keys.ts';
 
 type Scripts = Redis & {
   commitTransition(...args: Array<string | number>): Promise<[string, string]>;
-  acquireLease(...args: Array<string | number>): Promise<number>;
+  acquireLease(...args: Array<string | number>): Promise<[number, string?, string?]>;
+  beatNode(...args: Array<string | number>): Promise<string[]>;
   renewLease(...args: Array<string | number>): Promise<number>;
   releaseLease(...args: Array<string | number>): Promise<number>;
   dropTimer(...args: Array<string | number>): Promise<number>;
@@ -26,15 +28,22 @@ end
 return 0
 `;
 
+/** How long a node whose heartbeat lapsed stays known, with its connection's record (a day, as idempotency records). */
+const DEPARTED_KEPT_MS = 24 * 3600_000;
+
 export class RedisMessageStore implements MessageStore {
   private readonly redis: Scripts;
-
-  constructor(redis: Redis, readonly prefix: string, readonly partitions: number) {
+  /**
+   * `liveness`: the nodes' connections (one per process, shared with other stores); without it, a
+   * dead holder's partitions wait for its lease to lapse.
+   */
+  constructor(redis: Redis, readonly prefix: string, readonly partitions: number, private readonly liveness?: NodeLiveness) {
     this.redis = redis as Scripts;
     redis.defineCommand('commitTransition', { numberOfKeys: 7, lua: COMMIT_TRANSITION_LUA });
-    redis.defineCommand('acquireLease', { numberOfKeys: 2, lua: ACQUIRE_LEASE_LUA });
-    redis.defineCommand('renewLease', { numberOfKeys: 2, lua: RENEW_LEASE_LUA });
-    redis.defineCommand('releaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE_LUA });
+    redis.defineCommand('acquireLease', { numberOfKeys: 4, lua: ACQUIRE_LEASE_LUA });
+    redis.defineCommand('renewLease', { numberOfKeys: 3, lua: RENEW_LEASE_LUA });
+    redis.defineCommand('releaseLease', { numberOfKeys: 2, lua: RELEASE_LEASE_LUA });
+    redis.defineCommand('beatNode', { numberOfKeys: 2, lua: HEARTBEAT_LUA });
     redis.defineCommand('dropTimer', { numberOfKeys: 2, lua: DROP_TIMER_LUA });
   }
 
@@ -172,33 +181,66 @@ export class RedisMessageStore implements MessageStore {
   // Partition leases: the lease names its holder and epoch; the epoch only grows, and every commit
   // must carry the current one (fencing). A lease that lapses keeps its epoch until someone takes it.
   async acquireLease(partition: number, holder: string, ttlMs: number): Promise<number | undefined> {
+    return (await this.takeLease(partition, holder, ttlMs))?.epoch;
+  }
+
+  /**
+   * Takes the lease when it is free, or at once from a holder whose connection is gone (when this
+   * store knows the nodes' connections): a dead process's partitions need not wait for its lease.
+   */
+  async takeLease(partition: number, holder: string, ttlMs: number): Promise<LeaseTaken | undefined> {
     const k = partitionKeys(this.prefix, partition);
-    const epoch = await this.call('acquire a lease', () => this.redis.acquireLease(k.lease, k.epoch, holder, ttlMs));
-    return epoch > 0 ? epoch : undefined;
+    const keys = [k.lease, k.epoch, k.lastHolder, nodeClientsKey(this.prefix)];
+    const take = (dead = '', deadId = '') => this.call('acquire a lease', () => this.redis.acquireLease(...keys, holder, ttlMs, dead, deadId));
+    let answer = await take();
+    if (answer[0] === 0 && this.liveness) {
+      const held = /^(.*)\|/.exec(String(answer[1]))?.[1];
+      // Held under this node's own name: an earlier incarnation's, if the one this replaced is gone.
+      const deadId = held === undefined ? undefined : held === holder ? this.liveness.replacedDeadIncarnation(holder) && '*' : (await this.goneNodes([held]))?.get(held);
+      if (held !== undefined && deadId) answer = await take(held, deadId);
+    }
+    const [epoch, reason, from] = answer;
+    if (epoch === 0) return undefined;
+    return reason === 'free' ? { epoch } : { epoch, from: String(from), reason: reason as LeaseTakeoverReason };
   }
 
   async renewLease(partition: number, holder: string, epoch: number, ttlMs: number): Promise<boolean> {
     const k = partitionKeys(this.prefix, partition);
-    return (await this.call('renew a lease', () => this.redis.renewLease(k.lease, k.epoch, `${holder}|${epoch}`, ttlMs))) === 1;
+    return (await this.call('renew a lease', () => this.redis.renewLease(k.lease, k.epoch, k.lastHolder, `${holder}|${epoch}`, ttlMs))) === 1;
   }
 
   async releaseLease(partition: number, holder: string, epoch: number): Promise<void> {
     const k = partitionKeys(this.prefix, partition);
-    await this.call('release a lease', () => this.redis.releaseLease(k.lease, `${holder}|${epoch}`));
+    await this.call('release a lease', () => this.redis.releaseLease(k.lease, k.lastHolder, `${holder}|${epoch}`));
   }
 
-  /** Heartbeat: this node is alive until `expiresAt`; returns the live nodes. */
+  /**
+   * Heartbeat: this node is alive until `expiresAt`; returns the live nodes. With the nodes'
+   * connections known, a node whose connection Redis no longer has is not live, whatever its
+   * heartbeat says: rendezvous hashing gives its partitions to the others at once.
+   */
   async heartbeat(node: string, nowMs: number, expiresAt: number): Promise<string[]> {
-    const key = nodesKey(this.prefix);
-    const res = await this.call('heartbeat', () =>
-      this.redis.multi().zadd(key, expiresAt, node).zremrangebyscore(key, '-inf', String(nowMs)).zrange(key, '0', '-1').exec(),
-    );
-    const live = res?.[2]?.[1];
-    return Array.isArray(live) ? (live as string[]) : [node];
+    // Every beat records the connection again: cheap, and a record lost (its heartbeat lapsed while
+    // this process was paused) comes back.
+    if (this.liveness) await this.call('record this node', () => this.liveness!.register(node));
+    const res = await this.call('heartbeat', () => this.redis.beatNode(nodesKey(this.prefix), nodeClientsKey(this.prefix), node, nowMs, expiresAt, nowMs - DEPARTED_KEPT_MS));
+    const live = Array.isArray(res) ? res.map(String) : [node];
+    const gone = await this.goneNodes(live.filter((n) => n !== node));
+    return gone ? live.filter((n) => !gone.has(n)) : live;
+  }
+
+  async departedNodes(nodes: readonly string[]): Promise<string[]> {
+    return [...((await this.goneNodes([...nodes])) ?? new Map()).keys()];
   }
 
   async leaveCluster(node: string): Promise<void> {
     await this.call('leave', () => this.redis.zrem(nodesKey(this.prefix), node));
+    await this.call('leave', async () => this.liveness?.forget(node));
+  }
+
+  private async goneNodes(nodes: string[]): Promise<Map<string, string> | undefined> {
+    if (!this.liveness || nodes.length === 0) return undefined;
+    return this.call('read which nodes are gone', () => this.liveness!.gone(nodes));
   }
 
   private async call<T>(what: string, op: () => Promise<T>): Promise<T> {
