@@ -2,7 +2,10 @@
 // the stored response again; the same key with another body is 422; a key still running is 409.
 // Keys are scoped to the caller and the route. Not stored (the key may be used again): requests
 // refused as invalid, and server trouble (5xx), which a retry should run again; the hub's event
-// ids, derived from the key, keep such a retry from applying anything twice.
+// ids, derived from the key, keep such a retry from applying anything twice. A key whose first
+// request ran on a hub process that has died since is not in flight: the store lets the retry run
+// it again at once (the same derived ids find what the dead process committed), not after the
+// record's time to live; a live process's key stays 409.
 import type { IdempotencyStore, StoredResponse } from '../transport/ports.ts';
 import { fingerprintOf } from '../transport/idempotency-rules.ts';
 import type { Identity } from './authorize.ts';

@@ -9,7 +9,10 @@ export const DAY_MS = 24 * 60 * 60 * 1000;
 export interface IdempotencyStoreOptions {
   /** How long a completed record answers replays. Default 24 h. */
   recordTtlMs?: number;
-  /** How long a running request holds its key before another caller may start it again. Default 60 s. */
+  /**
+   * How long a running request holds its key before another caller may start it again, when its
+   * process is not known gone (a gone one's keys are taken at once). Default 60 s.
+   */
   inFlightTtlMs?: number;
 }
 

@@ -3,18 +3,23 @@
 // replays its response, another body under the same key is a mismatch, a running one is in flight,
 // an abandoned key may be used again, a crashed caller's lock lapses (and its token can no longer
 // complete), concurrent first requests start exactly once, records expire (replays do not extend
-// them), scopes never meet, and keys are checked. Then what only the Redis store shows: its key
-// layout and time to live, and its failures wrapped.
+// them), scopes never meet, and keys are checked; and a crashed hub process's running keys are
+// taken over at once by a retry, not after their time to live (its token then completes nothing).
+// Then what only the Redis store shows: its key layout and time to live, a live holder's key staying
+// in flight, the takeover as a compare-and-set, no liveness falling back to the time to live, and
+// its failures wrapped.
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { IdempotencyBegin, IdempotencyStore, StoredResponse } from '../../transport/ports.ts';
 import { SqliteIdempotencyStore } from '../../transport/embedded/sqlite-idempotency-store.ts';
 import { fingerprintOf, type IdempotencyStoreOptions } from '../../transport/idempotency-rules.ts';
-import { RedisIdempotencyStore } from '../../transport/redis/redis-idempotency-store.ts';
+import { NodeLiveness } from '../../transport/redis/node-liveness.ts';
+import { RedisIdempotencyStore, type IdempotencyHolder } from '../../transport/redis/redis-idempotency-store.ts';
+import { nodeClientsKey } from '../../transport/redis/redis-keys.ts';
 import { TransportError } from '../../transport/transport-error.ts';
 import { memoryDatabase } from '../support/embedded/memory-database.ts';
-import { eventually, redisNamespace } from '../support/services.ts';
+import { REDIS_URL, eventually, redisNamespace } from '../support/services.ts';
 
 const SCOPE = 'user-1\nPOST\n/v1/messages';
 const BODY = JSON.stringify({ title: 'Ship it?' });
@@ -46,6 +51,12 @@ interface Subject {
   /** A store with these options; `another` is on another connection (another hub process), where there is one. */
   open(opts?: IdempotencyStoreOptions): IdempotencyStore;
   another(opts?: IdempotencyStoreOptions): IdempotencyStore;
+  /**
+   * A hub process's store (`first`), and `crash()`: its process dies as kill -9 leaves it, and the
+   * store of a process running after it answers (Redis: another node on another connection, once
+   * Redis has dropped the dead one's; embedded: the store the backend opens on the restart).
+   */
+  processes(): Promise<{ first: IdempotencyStore; crash(): Promise<IdempotencyStore> }>;
 }
 
 function idempotencyStoreContract(subject: Subject): void {
@@ -106,6 +117,38 @@ function idempotencyStoreContract(subject: Subject): void {
     await quick.abandon(SCOPE, 'key-1', crashed);
     expect(await quick.complete(SCOPE, 'key-1', next, RESPONSE)).toBe(true);
     expect(await quick.begin(SCOPE, 'key-1', FP)).toEqual({ kind: 'replay', response: RESPONSE });
+  });
+
+  it('lets a retry start at once when the holder process is gone; its token then completes and abandons nothing', async () => {
+    const { first, crash } = await subject.processes();
+    const dead = started(await first.begin(SCOPE, 'key-1', FP));
+    const kept = started(await first.begin(SCOPE, 'key-2', FP));
+    expect(await first.complete(SCOPE, 'key-2', kept, RESPONSE)).toBe(true);
+    started(await first.begin(SCOPE, 'key-3', FP));
+    const survivor = await crash();
+
+    // At once: no waiting for the record's 60 s time to live.
+    const next = started(await survivor.begin(SCOPE, 'key-1', FP));
+    expect(next).not.toBe(dead);
+    expect(await survivor.complete(SCOPE, 'key-1', dead, { ...RESPONSE, status: 202 })).toBe(false);
+    await survivor.abandon(SCOPE, 'key-1', dead);
+    // The retry now holds the key, and its process is alive: in flight.
+    expect(await survivor.begin(SCOPE, 'key-1', FP)).toEqual({ kind: 'in-flight' });
+    expect(await survivor.complete(SCOPE, 'key-1', next, RESPONSE)).toBe(true);
+    expect(await survivor.begin(SCOPE, 'key-1', FP)).toEqual({ kind: 'replay', response: RESPONSE });
+    // What the dead process completed still replays; another body under its running key is still a mismatch.
+    expect(await survivor.begin(SCOPE, 'key-2', FP)).toEqual({ kind: 'replay', response: RESPONSE });
+    expect(await survivor.begin(SCOPE, 'key-3', fingerprintOf('POST', '/v1/messages', '{"other":1}'))).toEqual({ kind: 'mismatch' });
+  });
+
+  it('starts exactly one of 20 concurrent retries of a gone holder key', async () => {
+    const { first, crash } = await subject.processes();
+    started(await first.begin(SCOPE, 'key-1', FP));
+    const survivor = await crash();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => survivor.begin(SCOPE, 'key-1', FP)));
+    const kinds = answers.map((a) => a.kind);
+    expect(kinds.filter((k) => k === 'started')).toHaveLength(1);
+    expect(kinds.filter((k) => k === 'in-flight')).toHaveLength(19);
   });
 
   it('does not let a lapsed token complete or abandon before anyone started again', async () => {
@@ -200,9 +243,109 @@ function idempotencyStoreContract(subject: Subject): void {
 describe('IdempotencyStore contract', () => {
   describe('Redis', () => {
     const ns = redisNamespace();
+    const own: Redis[] = [];
+    afterEach(() => {
+      for (const r of own.splice(0)) r.disconnect();
+    });
+    /** A hub process's store: its own connection, registered under `node` in the node liveness. */
+    const hubProcess = async (node: string) => {
+      const redis = new Redis(REDIS_URL);
+      own.push(redis);
+      const liveness = new NodeLiveness(redis, nodeClientsKey(ns.prefix));
+      await liveness.register(node);
+      return { redis, liveness, store: new RedisIdempotencyStore(redis, ns.prefix, {}, { node, liveness }) };
+    };
     idempotencyStoreContract({
       open: (opts) => new RedisIdempotencyStore(ns.redis, ns.prefix, opts),
       another: (opts) => new RedisIdempotencyStore(ns.connect(), ns.prefix, opts),
+      async processes() {
+        const a = await hubProcess('node-a');
+        const b = await hubProcess('node-b');
+        return {
+          first: a.store,
+          async crash() {
+            a.redis.disconnect();
+            // Redis drops the connection as soon as it reads the close: what a retry finds after kill -9.
+            await eventually(async () => (await b.liveness.gone(['node-a']))?.has('node-a'), 'Redis to drop the dead connection');
+            return b.store;
+          },
+        };
+      },
+    });
+
+    it('keeps a live holder key in flight for another process, until the holder is gone', async () => {
+      const a = await hubProcess('node-a');
+      const b = await hubProcess('node-b');
+      const token = started(await a.store.begin(SCOPE, 'key-1', FP));
+      expect(await ns.redis.hget(a.store.recordKey(SCOPE, 'key-1'), 'node')).toBe('node-a');
+      expect(await b.store.begin(SCOPE, 'key-1', FP)).toEqual({ kind: 'in-flight' });
+      // A reconnect is a new connection: the holder records it and stays alive.
+      a.redis.disconnect(true);
+      await eventually(async () => a.redis.status === 'ready' && (await b.liveness.gone(['node-a']))?.size === 0, 'node-a to reconnect and record its connection');
+      expect(await b.store.begin(SCOPE, 'key-1', FP)).toEqual({ kind: 'in-flight' });
+      expect(await a.store.complete(SCOPE, 'key-1', token, RESPONSE)).toBe(true);
+      expect(await b.store.begin(SCOPE, 'key-1', FP)).toEqual({ kind: 'replay', response: RESPONSE });
+      expect(await ns.redis.hexists(a.store.recordKey(SCOPE, 'key-1'), 'node')).toBe(0);
+    });
+
+    it('takes over at once a record of its own node name begun by an earlier incarnation (a restart under the same name)', async () => {
+      const before = await hubProcess('node-a');
+      const dead = started(await before.store.begin(SCOPE, 'key-1', FP));
+      // The restarted process under the same name, whose liveness records its new connection.
+      const after = await hubProcess('node-a');
+      expect(await after.liveness.gone(['node-a'])).toEqual(new Map());
+      const next = started(await after.store.begin(SCOPE, 'key-1', FP));
+      expect(await after.store.complete(SCOPE, 'key-1', dead, RESPONSE)).toBe(false);
+      // Its own running request, in this incarnation, stays in flight.
+      expect(await after.store.begin(SCOPE, 'key-1', FP)).toEqual({ kind: 'in-flight' });
+      expect(await after.store.complete(SCOPE, 'key-1', next, RESPONSE)).toBe(true);
+    });
+
+    it('takes over only while the record still names the gone holder and token observed', async () => {
+      const a = await hubProcess('node-a');
+      const record = a.store.recordKey(SCOPE, 'key-1');
+      const judged: string[][] = [];
+      /** Liveness that says every node is gone, after `meanwhile` changed the record (a race lost). */
+      const racing = (meanwhile: () => Promise<unknown>): IdempotencyHolder => ({
+        node: 'node-b',
+        liveness: {
+          async gone(nodes) {
+            judged.push([...nodes]);
+            if (judged.length === 1) await meanwhile();
+            return new Map(nodes.map((n) => [n, '1']));
+          },
+        },
+      });
+      // The holder completes between the judgement and the takeover: the retry replays its response.
+      const dead = started(await a.store.begin(SCOPE, 'key-1', FP));
+      const late = new RedisIdempotencyStore(ns.redis, ns.prefix, {}, racing(() => a.store.complete(SCOPE, 'key-1', dead, RESPONSE)));
+      expect(await late.begin(SCOPE, 'key-1', FP)).toEqual({ kind: 'replay', response: RESPONSE });
+
+      // Another retry takes the key over first: this one sees the new holder and judges it, and
+      // takes over from it only as it is named now (here: gone as well, so it starts).
+      judged.length = 0;
+      started(await a.store.begin(SCOPE, 'key-2', FP));
+      const record2 = a.store.recordKey(SCOPE, 'key-2');
+      const raced = new RedisIdempotencyStore(ns.redis, ns.prefix, {}, racing(() => ns.redis.hset(record2, 'node', 'node-c', 'token', 'token-c')));
+      started(await raced.begin(SCOPE, 'key-2', FP));
+      expect(judged).toEqual([['node-a'], ['node-c']]);
+      expect(await ns.redis.hget(record2, 'node')).toBe('node-b');
+      expect(await ns.redis.exists(record)).toBe(1);
+    });
+
+    it('keeps the key in flight, until its time to live, when liveness cannot say (CLIENT refused) or the record names no node', async () => {
+      const a = await hubProcess('node-a');
+      const unknowing: IdempotencyHolder = { node: 'node-b', liveness: { gone: async () => undefined } };
+      const b = new RedisIdempotencyStore(ns.redis, ns.prefix, { inFlightTtlMs: 100 }, unknowing);
+      started(await a.store.begin(SCOPE, 'key-1', FP));
+      a.redis.disconnect();
+      expect(await b.begin(SCOPE, 'key-1', FP)).toEqual({ kind: 'in-flight' });
+      // A record written without a node (a store without liveness, an older hub) is never judged.
+      const old = new RedisIdempotencyStore(ns.redis, ns.prefix, { inFlightTtlMs: 100 });
+      started(await old.begin(SCOPE, 'key-2', FP));
+      const knowing = new RedisIdempotencyStore(ns.redis, ns.prefix, {}, { node: 'node-b', liveness: { gone: async (n) => new Map(n.map((x) => [x, '1'])) } });
+      expect(await knowing.begin(SCOPE, 'key-2', FP)).toEqual({ kind: 'in-flight' });
+      await startedOnceLapsed(old, 'key-2', 'the record without a node to lapse');
     });
 
     it('keeps a record under the hashes of scope and key, for inFlightTtlMs, then recordTtlMs', async () => {
@@ -241,6 +384,17 @@ describe('IdempotencyStore contract', () => {
     idempotencyStoreContract({
       open: (opts) => new SqliteIdempotencyStore(db.current, opts),
       another: (opts) => new SqliteIdempotencyStore(db.current, opts),
+      async processes() {
+        return {
+          first: new SqliteIdempotencyStore(db.current),
+          // The data folder's lock: what the backend opens on a restart is the only process.
+          async crash() {
+            const restarted = new SqliteIdempotencyStore(db.current);
+            await restarted.releaseRunning();
+            return restarted;
+          },
+        };
+      },
     });
 
     it('deletes lapsed records from time to time, and answers TransportError once closed', async () => {

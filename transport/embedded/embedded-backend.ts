@@ -33,17 +33,21 @@ export function openEmbeddedBackend(o: { dataDir: string; prefix: string; partit
   const messages = new SqliteMessageStore(database, o.prefix, o.partitions);
   // The lock says no other process runs: leases a dead predecessor held are free at once.
   messages.releaseAllLeases();
+  const idempotency = new SqliteIdempotencyStore(database);
+  // And so are the Idempotency-Keys it was running: a retry after the restart runs at once.
+  void idempotency.releaseRunning();
   const broadcast = new LocalBroadcast(database, o.prefix, o.clock);
   return {
     kind: 'embedded',
     messages,
     holdings: new SqlitePlatformStore(database),
     portal: new SqlitePortalStore(database),
-    idempotency: new SqliteIdempotencyStore(database),
+    idempotency,
     rateLimiter: new MemoryRateLimiter(),
     keys: new SqliteKeyValues(database),
     broadcast,
-    ping: async () => !database.isClosed,
+    // Not ready while the database cannot write (locked by another process, the disk full).
+    ping: () => database.writable(),
     async close() {
       await broadcast.close();
       database.close();

@@ -5,6 +5,11 @@
 // `inFlightTtlMs`; once complete it answers replays for `recordTtlMs`. Expiry is by wall time: a
 // lapsed row is treated as absent at once and deleted by an occasional prune. Begin, complete and
 // abandon each read and write the row inside one write op, so concurrent first requests start once.
+// A crashed process's running records do not wait for their time to live: the data folder's lock
+// says one process runs, so what is running when the backend opens was begun by a process that is
+// gone, and `releaseRunning` takes the holders' tokens (as the message store releases its leases):
+// a running record without a token is taken over by the next request with its fingerprint; another
+// fingerprint is still a mismatch, as on Redis.
 // Scope and key are stored as given (the key's length is checked; the scope is the caller's id,
 // method and route): nothing here limits a key's characters, so nothing needs hashing.
 import { randomUUID } from 'node:crypto';
@@ -38,6 +43,7 @@ VALUES (?, ?, 1, ?, ?, NULL, ?)`;
 const COMPLETE = `
 UPDATE idempotency_record SET running = 0, token = NULL, response = ?, expires_at = ?
 WHERE scope = ? AND key = ? AND running = 1 AND token = ? AND expires_at > ?`;
+const RELEASE_RUNNING = 'UPDATE idempotency_record SET token = NULL WHERE running = 1';
 const ABANDON = 'DELETE FROM idempotency_record WHERE scope = ? AND key = ? AND running = 1 AND token = ? AND expires_at > ?';
 const PRUNE = `
 DELETE FROM idempotency_record WHERE rowid IN
@@ -75,7 +81,9 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     const begun = await guard('begin an idempotent request', this.database.write((): Begun => {
       const now = Date.now();
       const row = this.database.sql(SELECT).get(scope, key) as Row | undefined;
-      if (!row || row.expiresAt <= now) {
+      // A running record without a token: its holder was a process before this one (releaseRunning).
+      const holderGone = row?.running === 1 && row.token === null && row.fingerprint === fingerprint;
+      if (!row || row.expiresAt <= now || holderGone) {
         const token = randomUUID();
         this.database.sql(START).run(scope, key, fingerprint, token, now + this.inFlightTtlMs);
         return { kind: 'started', token };
@@ -101,6 +109,20 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   async abandon(scope: string, key: string, token: string): Promise<void> {
     checkKey(key);
     await guard('abandon an idempotent request', this.database.write(() => this.database.sql(ABANDON).run(scope, key, token, Date.now())));
+  }
+
+  /**
+   * Takes the tokens of every running record, when the backend opens: whoever began them was
+   * another process, gone since (kill -9, a power cut). A retry after the restart starts at once
+   * and, through the hub's ids derived from the key, finds what the first attempt committed; the
+   * dead process's tokens complete nothing. Queued before any `begin`, so none sees a record from before.
+   */
+  releaseRunning(): Promise<void> {
+    const done = guard('release running idempotent requests', this.database.write(() => {
+      this.database.sql(RELEASE_RUNNING).run();
+    }));
+    done.catch(() => {});
+    return done;
   }
 
   /** Deletes a batch of lapsed records, at most once a minute (they answer nothing meanwhile). */
