@@ -104,8 +104,9 @@ export function createApp(deps: ApiDeps): Hono<Env> {
       if (e.denied) log('warn', 'denied', { path: c.req.path, user: c.get('identity')?.user, code: e.code });
       return problemResponse(c.req.path, e);
     }
+    // A store or the broker down is operational (a warning; the answer says when to retry), not a bug.
     const code: ProblemCode = e instanceof HubUnavailable || e instanceof TransportError ? 'HUB_UNAVAILABLE' : 'INTERNAL';
-    log('error', e.message, { path: c.req.path, code });
+    log(code === 'INTERNAL' ? 'error' : 'warn', e.message, { path: c.req.path, code });
     return problemResponse(c.req.path, new Problem(code));
   });
   return app;

@@ -50,7 +50,9 @@ export const PROBLEMS = {
   MESSAGE_SELF_APPROVAL: { status: 422, title: 'A requester cannot approve their own message' },
   MESSAGE_TOO_LARGE: { status: 413, title: 'The message is too large' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
-  HUB_UNAVAILABLE: { status: 503, title: 'The hub cannot reach its storage or broker now' },
+  // Answered within about a second while a store is down (transport/redis/redis-connection.ts): worth
+  // retrying soon, with the same Idempotency-Key.
+  HUB_UNAVAILABLE: { status: 503, title: 'The hub cannot reach its storage or broker now', retryAfterSeconds: 1 },
   INTERNAL: { status: 500, title: 'Something went wrong on our side' },
 } as const;
 
@@ -76,7 +78,9 @@ export function problemType(code: ProblemCode): string {
 }
 
 export function problemResponse(path: string, p: Problem): Response {
-  const { status, title } = PROBLEMS[p.code];
+  const { status, title, retryAfterSeconds }: { status: number; title: string; retryAfterSeconds?: number } = PROBLEMS[p.code];
   const body = { type: problemType(p.code), code: p.code, title, status, ...(p.detail ? { detail: p.detail } : {}), instance: path, ...p.extra };
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/problem+json' } });
+  const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
+  if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
+  return new Response(JSON.stringify(body), { status, headers });
 }

@@ -104,6 +104,9 @@ export class MessageHost {
       }
       if (reply && reply.kind !== 'moved' && reply.kind !== 'error') return reply;
       if (Date.now() > deadline) throw new HubUnavailable(`no hub process owns partition ${partition}`);
+      // No owner could run it. When this process cannot reach the store either (every process shares
+      // it), no owner will soon: the store's TransportError answers now, not after forwardTimeoutMs.
+      await this.store.seenVersion(request.messageId, '');
       await new Promise((r) => setTimeout(r, Math.min(25 * 2 ** attempt, 500)));
     }
   }
@@ -135,7 +138,13 @@ export class MessageHost {
         prev: current?.chain, auditKey: this.opts.auditKey,
       };
       const commit = commitOf(planned.plan, guard);
-      const result = await this.store.commitTransition(commit);
+      const result = await this.store.commitTransition(commit).catch((e: unknown) => {
+        // No answer (a timeout, a dropped connection): the commit may or may not have run. The turn
+        // is not acknowledged (the error answers the caller), and the actor is read again from the
+        // store next time; a retry with the same event id then finds it applied (DUPLICATE).
+        this.cache.delete(request.messageId);
+        throw e;
+      });
       const outcome = await this.settle(request, partition, epoch, planned.plan, commit.entryHash ?? '', result, current);
       if (outcome) return outcome;
     }

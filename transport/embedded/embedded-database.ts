@@ -8,6 +8,11 @@
 // resolves only after its transaction is on disk: nothing is acknowledged before it is durable.
 // Reads run at once, outside the queue, and see what has been committed (and, inside a write, what
 // the writes before it in the same batch did).
+//
+// A database that cannot write (locked by another connection: SQLITE_BUSY; the disk full or
+// failing: SQLITE_FULL, SQLITE_IOERR) fails the writes of the batch with a TransportError, which
+// the API answers 503 with Retry-After, as it does while Redis is down. Waiting for a lock blocks
+// the event loop (better-sqlite3 is synchronous), so the wait is short: BUSY_TIMEOUT_MS.
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -15,6 +20,16 @@ import { performance } from 'node:perf_hooks';
 import { TransportError } from '../transport-error.ts';
 
 export type Sqlite = Database.Database;
+
+/**
+ * How long a write waits for another connection's lock before SQLITE_BUSY. Only another process
+ * (an operator's shell, a backup tool) holds one, since the hub is the only writer; every ms of it
+ * stalls the whole process, /readyz included.
+ */
+export const BUSY_TIMEOUT_MS = 250;
+
+/** SQLite's answers that say the database cannot write now, not that a write is wrong. */
+const CANNOT_WRITE = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|PROTOCOL)/;
 
 interface QueuedWrite {
   op: (db: Sqlite) => unknown;
@@ -46,7 +61,7 @@ export class EmbeddedDatabase {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = FULL');
       }
-      db.pragma('busy_timeout = 5000');
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.pragma('foreign_keys = OFF');
       return new EmbeddedDatabase(db, path);
     } catch (cause) {
@@ -104,7 +119,7 @@ export class EmbeddedDatabase {
         } catch (error) {
           this.sql('ROLLBACK TO w').run();
           this.sql('RELEASE w').run();
-          results.push({ ok: false, error });
+          results.push({ ok: false, error: cannotWrite(error) ?? error });
         }
       }
       const t1 = performance.now();
@@ -114,8 +129,9 @@ export class EmbeddedDatabase {
       this.stats.writeMs += t1 - t0;
       this.stats.commitMs += performance.now() - t1;
     } catch (cause) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      const e = new TransportError('STORE_UNAVAILABLE', 'the embedded store failed to commit', { cause });
+      // A failing disk may refuse the rollback too; SQLite then rolls back when it next can.
+      if (this.db.inTransaction) this.rollBack();
+      const e = cannotWrite(cause) ?? new TransportError('STORE_UNAVAILABLE', 'the embedded store failed to commit', { cause });
       for (const w of batch) w.reject(e);
       return;
     }
@@ -124,6 +140,26 @@ export class EmbeddedDatabase {
       if (r.ok) w.resolve(r.value);
       else w.reject(r.error);
     });
+  }
+
+  /**
+   * Whether a write commits now, within the next group commit: a one-row write, so that a lock or
+   * a disk that refuses writes says so (readiness). Costs one small fsync when nothing else writes.
+   */
+  async writable(): Promise<boolean> {
+    if (this.closed) return false;
+    return this.write((db) => {
+      db.exec('CREATE TABLE IF NOT EXISTS readiness_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)');
+      this.sql('INSERT OR REPLACE INTO readiness_probe (id, at) VALUES (1, ?)').run(Date.now());
+    }).then(() => true, () => false);
+  }
+
+  private rollBack(): void {
+    try {
+      this.db.exec('ROLLBACK');
+    } catch {
+      // Nothing more to do here: the next BEGIN finds out whether the database writes again.
+    }
   }
 
   /** Commits what is queued, then closes. */
@@ -148,4 +184,11 @@ export class EmbeddedDatabase {
   get isClosed(): boolean {
     return this.closed;
   }
+}
+
+/** SQLite's "cannot write now" as the TransportError the API answers 503; undefined for other errors. */
+function cannotWrite(cause: unknown): TransportError | undefined {
+  const code = (cause as { code?: unknown }).code;
+  if (typeof code !== 'string' || !CANNOT_WRITE.test(code)) return undefined;
+  return new TransportError('STORE_UNAVAILABLE', `the embedded store cannot write now (${code})`, { cause });
 }
