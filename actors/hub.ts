@@ -39,6 +39,7 @@ import { viewOf } from './message/message-view.ts';
 import { compileConditions } from './processing/conditions.ts';
 import { ProcessingWorker } from './processing/processing-worker.ts';
 import { resolveSubmission, type SubmitRequest } from './submission.ts';
+import { DEFAULT_SHUTDOWN_GRACE_MS, StagedStop, waitUnlessStopped, type StageReport } from './shutdown.ts';
 
 export interface HubOptions {
   /** Both: the Redis/NATS backend. Neither: the embedded one (`embedded`). */
@@ -76,8 +77,19 @@ export interface HubOptions {
   durabilityCheckMs?: number;
 }
 
+/** What a hub runs besides its host, relay and poller: what stop() and crash() stop. */
+interface RunningParts {
+  passivation: NodeJS.Timeout;
+  reconciler: StorageReconciler | undefined;
+  worker: ProcessingWorker;
+  listeners: PlatformListener[];
+  closePlatforms: () => Promise<void>;
+}
+
 export class Hub {
-  private readonly closers: Array<() => Promise<void> | void> = [];
+  private parts: RunningParts | undefined;
+  private stopped: Promise<void> | undefined;
+  private log: Log = logJson;
 
   private constructor(
     readonly node: string,
@@ -182,7 +194,7 @@ export class Hub {
     let host: MessageHost | undefined;
     const ownership = new PartitionOwnership(
       store,
-      { node, leaseTtlMs: o.leaseTtlMs ?? 10_000, tickMs: o.tickMs ?? 2_000, clock },
+      { node, leaseTtlMs: o.leaseTtlMs ?? 10_000, tickMs: o.tickMs ?? 2_000, clock, log },
       {
         acquired: (p) => {
           host?.servePartition(p);
@@ -247,16 +259,11 @@ export class Hub {
     hub.stuck.start();
     const passivation = setInterval(() => host.passivateIdle(), 30_000);
     passivation.unref();
-    hub.closers.push(
-      () => clearInterval(passivation),
-      async () => reconciler && (await reconciler.stop()),
-      () => hub.stuck.stop(),
-      () => worker.stop(),
-      ...listeners.map((l) => () => l.stop()),
-      async () => void (await Promise.all([storage?.close?.(), ...hub.chat.platforms.map((p) => p.close())])),
-      () => timers.stop(),
-      () => relay.stop(),
-    );
+    hub.log = log;
+    hub.parts = {
+      passivation, reconciler: reconciler || undefined, worker, listeners,
+      closePlatforms: async () => void (await Promise.all([storage?.close?.(), ...hub.chat.platforms.map((p) => p.close())])),
+    };
     log('info', 'hub started', { node, backend: backend.kind, partitions: store.partitions, owned: ownership.ownedPartitions().length });
     return hub;
   }
@@ -332,14 +339,32 @@ export class Hub {
     });
   }
 
-  /** Ready when the stores and the broadcast answer and this process owns its share of the partitions. */
+  /**
+   * Ready when the stores and the broadcast answer and this process owns its share of the partitions.
+   * Each is asked at once and within READINESS_MS, so /readyz answers promptly whichever is down,
+   * and says which. NATS is asked by a round trip through the server: a client that has not yet
+   * noticed its server is gone (paused, cut off) still says it is connected.
+   */
   async readiness(): Promise<{ ready: boolean; backend: Backend['kind']; store: boolean; broadcast: boolean; partitions: number; redis?: boolean; nats?: boolean }> {
-    const store = await this.backend.ping();
-    const broadcast = !this.broadcast.isClosed();
+    const [store, broadcast] = await Promise.all([answerWithin(this.backend.ping(), READINESS_MS), answerWithin(this.broadcastAnswers(), READINESS_MS)]);
     const partitions = this.ownership.ownedPartitions().length;
     // `redis` and `nats`: the names /readyz answered before the embedded backend existed.
     const named = this.backend.kind === 'redis-nats' ? { redis: store, nats: broadcast } : {};
     return { ready: store && broadcast && partitions > 0, backend: this.backend.kind, store, broadcast, partitions, ...named };
+  }
+
+  /** The subject this process answers readiness round trips on (NATS), served from the first ask. */
+  private readinessSubject: string | undefined;
+
+  private async broadcastAnswers(): Promise<boolean> {
+    if (this.broadcast.isClosed()) return false;
+    if (this.backend.kind !== 'redis-nats') return true; // in-process: up while open
+    if (!this.readinessSubject) {
+      this.readinessSubject = `_ASSENT_READY.${randomBytes(8).toString('hex')}`;
+      // Unsubscribed with the connection when the hub stops.
+      this.broadcast.serve(this.readinessSubject, async () => 'ok');
+    }
+    return (await this.broadcast.request(this.readinessSubject, '', READINESS_MS)) === 'ok';
   }
 
   /**
@@ -361,25 +386,102 @@ export class Hub {
     return { ...caller, groups: [...new Set([...(caller.groups ?? []), ...configured])] };
   }
 
-  /** Graceful stop: finish what is in flight, hand the partitions back, close connections. */
-  async stop(): Promise<void> {
-    for (const close of this.closers) await close();
-    await this.ownership.stop();
+  /**
+   * Graceful stop, in stages within a grace (actors/shutdown.ts; `stages` brings the process's,
+   * default 10 s): the consumers stop pulling and what is in flight may finish (the HTTP requests
+   * `requests` waits for, deliveries, processing commands, the timer poller's pass), what is left
+   * when the time for finishing runs out is released to other processes; then the turns under way,
+   * the last outbox drain, the partitions handed over, connections closed. Each stage logs a line.
+   * A second call answers the first's.
+   */
+  stop(opts: { stages?: StagedStop; requests?: (deadline: AbortSignal) => Promise<StageReport> } = {}): Promise<void> {
+    this.stopped ??= this.stopInStages(opts.stages ?? new StagedStop(DEFAULT_SHUTDOWN_GRACE_MS, this.log), opts.requests, !opts.stages);
+    return this.stopped;
+  }
+
+  private async stopInStages(stages: StagedStop, requests: ((deadline: AbortSignal) => Promise<StageReport>) | undefined, finish: boolean): Promise<void> {
+    const parts = this.parts!;
+    let committed = 0;
+    const uncount = this.onTransition(() => committed++);
+    clearInterval(parts.passivation);
+    await parts.reconciler?.stop();
+    this.stuck.stop();
+    // Together: every consumer stops pulling at once, and one deadline releases what is left.
+    await Promise.all([
+      requests && stages.stage('in-flight requests', requests),
+      stages.stage('in-flight deliveries', async (deadline) => inFlightReport('deliveries', await Promise.all(parts.listeners.map((l) => l.stop(deadline))))),
+      stages.stage('in-flight processing commands', async (deadline) => inFlightReport('processing commands', [await parts.worker.stop(deadline)])),
+      stages.stage('timer poller', async () => {
+        await this.timers.stop();
+        return { said: 'timer poller stopped' };
+      }),
+    ]);
+    await stages.stage('in-flight turns', async (deadline) => {
+      // Turns the stages above awaited are done; these are forwarded ones, and their follow-ups.
+      while (this.host.busy() && !(await waitUnlessStopped(10, deadline)));
+      const left = this.host.busy() ? ['turns still running (the partitions\' next owners take them over)'] : [];
+      return { said: `in-flight turns done (${committed})`, released: left };
+    });
+    uncount();
+    await stages.stage('outbox', async () => ({ said: `outbox drained (${await this.relay.flush()})` }));
+    const owned = this.ownership.ownedPartitions().length;
+    await stages.stage('partition hand-over', async () => {
+      await this.ownership.stop();
+      return { said: `partitions handed over (${owned})` };
+    });
     this.host.stop();
-    await this.backend.close();
+    await stages.stage('platform connections', async () => {
+      await parts.closePlatforms();
+      return { said: 'platform connections closed' };
+    });
+    const closed = await stages.stage('connections', async () => {
+      await this.backend.close();
+      return { said: 'store and broadcast connections closed' };
+    });
+    // Closing did not finish (a broker that does not answer): drop the connections instead.
+    if (!closed) await this.backend.crash().catch(() => {});
+    if (finish) stages.finish();
   }
 
   /** What `kill -9` leaves: nothing released, nothing flushed (tests use it). */
   async crash(): Promise<void> {
+    this.stopped ??= Promise.resolve();
     this.ownership.halt();
     this.host.stop();
     await this.backend.crash();
-    for (const close of this.closers) await Promise.resolve().then(close).catch(() => {});
+    const p = this.parts;
+    if (!p) return;
+    const closers = [
+      () => clearInterval(p.passivation), () => p.reconciler?.stop(), () => this.stuck.stop(), () => p.worker.stop(),
+      ...p.listeners.map((l) => () => l.stop()), p.closePlatforms, () => this.timers.stop(), () => this.relay.stop(),
+    ];
+    for (const close of closers) await Promise.resolve().then(close).catch(() => {});
   }
+}
+
+/** One line for consumers' in-flight work: how much finished while stopping, and what was released. */
+function inFlightReport(what: string, results: Array<{ finished: number; released: string[] }>): StageReport {
+  const finished = results.reduce((n, r) => n + r.finished, 0);
+  const released = results.flatMap((r) => r.released);
+  return { said: `in-flight ${what} done (${finished})${released.length ? `, released (${released.length})` : ''}`, released };
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** How long readiness waits for each dependency, at once: /readyz answers within about this. */
+const READINESS_MS = 300;
+
+/** `answer`, or false when it takes longer than `ms` or fails. */
+async function answerWithin(answer: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  try {
+    return await Promise.race([answer.catch(() => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -8,6 +8,8 @@
 // flag (`--port=`) is refused.
 import { isIP } from 'node:net';
 import { parseMaskPaths } from '../actors/inspect/mask-paths.ts';
+import { parseDuration } from '../actors/config/duration.ts';
+import { DEFAULT_SHUTDOWN_GRACE_MS } from '../actors/shutdown.ts';
 
 export interface StartSettings {
   port: number;
@@ -29,6 +31,8 @@ export interface StartSettings {
   rateLimit: { perUser: number; perPlatform: number };
   /** `--inspect` / ASSENT_INSPECT_URL: feed the Stately inspector's relay; ASSENT_INSPECT_MASK (docs/inspector.md). */
   inspect?: { url: string; maskPaths?: string[] };
+  /** ASSENT_SHUTDOWN_GRACE: how long a SIGTERM's graceful stop may take before what is left is released. */
+  shutdownGraceMs: number;
 }
 
 export class SettingsError extends Error {
@@ -75,6 +79,7 @@ export function readStartSettings(args: string[], env: NodeJS.ProcessEnv): Start
   if (inspectUrl !== undefined && !/^wss?:\/\/[^/]/.test(inspectUrl)) problems.push(`ASSENT_INSPECT_URL: ${inspectUrl} is not a ws:// or wss:// URL`);
   const perUser = rate('ASSENT_RATE_LIMIT_USER', read('ASSENT_RATE_LIMIT_USER'), 50, problems);
   const perPlatform = rate('ASSENT_RATE_LIMIT_PLATFORM', read('ASSENT_RATE_LIMIT_PLATFORM'), 500, problems);
+  const shutdownGraceMs = grace(read('ASSENT_SHUTDOWN_GRACE'), problems);
   for (const f of Object.keys(flags)) if (!FLAGS.includes(f)) problems.push(`--${f}: unknown flag`);
   if (problems.length || 'problem' in assentEnv) throw new SettingsError(problems);
   const configPath = read('ASSENT_CONFIG', 'config');
@@ -90,6 +95,7 @@ export function readStartSettings(args: string[], env: NodeJS.ProcessEnv): Start
     dataDir: read('ASSENT_DATA_DIR', 'data-dir') ?? '.assent',
     production: assentEnv.env === 'production',
     rateLimit: { perUser, perPlatform },
+    shutdownGraceMs,
     ...(auditKey ? { auditKey } : {}),
     ...(inspectUrl ? { inspect: inspectOf(inspectUrl, env.ASSENT_INSPECT_MASK) } : {}),
     ...(issuer ? { oidc: { issuer, audience: read('ASSENT_OIDC_AUDIENCE') ?? 'assent' } } : {}),
@@ -108,6 +114,23 @@ function rate(name: string, text: string | undefined, fallback: number, problems
   if (Number.isFinite(n) && n > 0) return n;
   problems.push(`${name}: ${JSON.stringify(text)} is not a positive number of requests per second`);
   return fallback;
+}
+
+/**
+ * ASSENT_SHUTDOWN_GRACE: `10s`, `500ms`, `1m` or a number of milliseconds, at least 100 ms (less
+ * leaves no time to hand the partitions over) and at most an hour (an orchestrator kills long before).
+ */
+function grace(text: string | undefined, problems: string[]): number {
+  if (text === undefined) return DEFAULT_SHUTDOWN_GRACE_MS;
+  let ms = NaN;
+  try {
+    ms = parseDuration(/^\d+$/.test(text) ? Number(text) : text);
+  } catch {
+    // Reported below, with the variable's name.
+  }
+  if (ms >= 100 && ms <= 3_600_000) return ms;
+  problems.push(`ASSENT_SHUTDOWN_GRACE: ${JSON.stringify(text)} is not a duration from 100ms to 1h (e.g. 10s, 500ms, or a number of milliseconds)`);
+  return DEFAULT_SHUTDOWN_GRACE_MS;
 }
 
 /** An IP address, or a host name (`localhost`): never a URL or an address with a port. */

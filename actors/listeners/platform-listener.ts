@@ -18,12 +18,17 @@
 //              nothing any platform shows changes, so it is acked at once and skipped by gap
 //              filling. Without this, each platform's report reached every platform: with N
 //              platforms, N² deliveries per result.
+//   stopping   stop(deadline): the consumer stops pulling at once (what it had pulled and not
+//              started goes back to the stream); a wait for another process's delivery lock ends at
+//              once and hands the message back; deliveries under way may finish until `deadline`,
+//              then each is released (nakked for redelivery at once, to another hub process).
 import type { Broadcast, InboundMessage, MessageStore, PlatformHolding, PlatformStore } from '../../transport/ports.ts';
 import type { Clock } from '../clock.ts';
 import type { MessageHost } from '../message/message-host.ts';
 import type { TransitionRecord } from '../message/message-view.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
 import { randomUUID } from 'node:crypto';
+import { whenAborted, waitUnlessStopped, quietListeners } from '../shutdown.ts';
 import { backoffDelayMs } from './backoff.ts';
 import type { Platform } from './platform.ts';
 
@@ -43,6 +48,17 @@ export class PlatformListener {
   private readonly mailboxes = new Map<string, Promise<void>>();
   private readonly holder = `listener-${randomUUID()}`;
   private stopConsuming: (() => Promise<void>) | undefined;
+  /** Aborted by stop(): nothing new starts, and lock waits end. */
+  private readonly stopping = new AbortController();
+  private readonly stopSignal = quietListeners(this.stopping.signal);
+  /** Aborted when stop()'s deadline passes: deliveries still under way are released. */
+  private readonly releasing = new AbortController();
+  /** Messages received and not yet settled: what each delivers (for the release's log), and what ends its wait. */
+  private readonly inflight = new Map<InboundMessage, { id: string; what: string; release: () => void }>();
+  /** The delivery locks a release gives back, so that the next process need not wait out their TTL. */
+  private unlocking: Promise<unknown> = Promise.resolve();
+  private readonly released: string[] = [];
+  private finishedWhileStopping = 0;
 
   constructor(
     readonly platform: Platform,
@@ -73,22 +89,29 @@ export class PlatformListener {
     }
     if (isBookkeeping(record)) return m.ack();
     const id = record.messageId;
-    const turn = (this.mailboxes.get(id) ?? Promise.resolve()).then(() => this.handle(record, m));
+    // Per message, not a race with one shared promise: that would keep a reaction per message ever received.
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.inflight.set(m, { id, what: `${id} v${record.version}`, release });
+    const turn = (this.mailboxes.get(id) ?? Promise.resolve()).then(() => (this.inflight.has(m) ? this.handle(record, m) : undefined));
     const settled = turn.catch((e) => {
       this.opts.onError(e);
-      m.retryAfter(this.retryDelay(m.deliveryCount));
+      if (this.inflight.has(m)) m.retryAfter(this.retryDelay(m.deliveryCount));
+    }).finally(() => {
+      if (this.inflight.delete(m) && this.stopSignal.aborted) this.finishedWhileStopping++;
     });
     this.mailboxes.set(id, settled);
     void settled.then(() => {
       if (this.mailboxes.get(id) === settled) this.mailboxes.delete(id);
     });
-    return settled;
+    // Once released, the consumer need not wait for the delivery (the message is another's now).
+    return Promise.race([settled, released]);
   }
 
   private async handle(record: TransitionRecord, m: InboundMessage): Promise<void> {
     const id = record.messageId;
     const claim = await this.claim(id);
-    if (!claim) return m.retryAfter(CONTENDED_RETRY_MS);
+    if (!claim) return m.retryAfter(this.stopSignal.aborted ? 0 : CONTENDED_RETRY_MS);
     // The last record's holding and the lock's release go to Redis together (most turns apply one).
     const turn = { released: false };
     try {
@@ -121,7 +144,8 @@ export class PlatformListener {
     for (let attempt = 0; attempt < 8; attempt++) {
       const claim = await this.holdings.claimDelivery(this.platform.name, messageId, this.holder, this.opts.ackWaitMs);
       if (claim) return claim;
-      await new Promise((r) => setTimeout(r, 5 * 2 ** attempt));
+      // Stopping: the process holding the lock will deliver it, or the redelivery goes to another.
+      if (await waitUnlessStopped(5 * 2 ** attempt, this.stopSignal)) return undefined;
     }
     return undefined;
   }
@@ -208,9 +232,43 @@ export class PlatformListener {
     return backoffDelayMs(Math.max(1, attempt), { baseMs: this.opts.backoffBaseMs });
   }
 
-  async stop(): Promise<void> {
-    await this.stopConsuming?.();
-    await Promise.allSettled([...this.mailboxes.values()]);
+  /**
+   * Stops pulling at once; lets deliveries under way finish until `deadline` aborts, then releases
+   * the rest. Answers how many finished while stopping and what was released.
+   */
+  async stop(deadline?: AbortSignal): Promise<{ finished: number; released: string[] }> {
+    this.stopping.abort();
+    const release = () => this.release();
+    deadline?.addEventListener('abort', release, { once: true });
+    if (deadline?.aborted) release();
+    try {
+      await this.stopConsuming?.();
+      await Promise.race([Promise.allSettled([...this.mailboxes.values()]), whenAborted(this.releasing.signal)]);
+      await this.unlocking;
+    } finally {
+      deadline?.removeEventListener('abort', release);
+    }
+    return { finished: this.finishedWhileStopping, released: [...this.released] };
+  }
+
+  /** Hands every message still under way back to the stream, for redelivery at once. */
+  private release(): void {
+    this.releasing.abort();
+    const ids = new Set<string>();
+    for (const [m, { id, what, release }] of this.inflight) {
+      ids.add(id);
+      // A connection already gone (a crash) redelivers after the ack wait instead.
+      try {
+        m.retryAfter(0);
+      } catch (e) {
+        this.opts.onError(e);
+      }
+      this.released.push(`${this.platform.name}: ${what}`);
+      release();
+    }
+    this.inflight.clear();
+    // The lock is this holder's only while it delivers; left held, the next process would wait for its TTL (the ack wait).
+    this.unlocking = Promise.allSettled([...ids].map((id) => this.holdings.releaseDelivery(this.platform.name, id, this.holder)));
   }
 }
 

@@ -9,11 +9,15 @@
 //            their order), then delete them. A crash between publish and delete publishes them
 //            again, and JetStream drops the copy by its Msg-Id (`<message id>:<version>`).
 // One drain per partition at a time; a wake during a drain runs one more pass afterwards.
+//   flush    a graceful stop, once its turns are done: the sweep stops, running drains finish,
+//            and one last drain of every owned partition publishes what they committed, so the
+//            partitions are handed over with empty outboxes (the next owner's sweep would publish
+//            them too, a sweep later).
 import type { Broadcast, MessageStore, OutboxEntry } from '../../transport/ports.ts';
 import { TransportError } from '../../transport/transport-error.ts';
 
 export class OutboxRelay {
-  private readonly draining = new Map<number, Promise<void>>();
+  private readonly draining = new Map<number, Promise<unknown>>();
   private readonly again = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -52,10 +56,12 @@ export class OutboxRelay {
     this.draining.set(partition, run);
   }
 
-  async drain(partition: number): Promise<void> {
+  /** Publishes the partition's outbox; answers how many entries left it. */
+  async drain(partition: number): Promise<number> {
+    let left = 0;
     for (;;) {
       const entries = await this.store.readOutbox(partition, this.opts.batch);
-      if (entries.length === 0) return;
+      if (entries.length === 0) return left;
       const results = await this.publish(entries);
       // Published entries leave; one that can never be published (too large) leaves as a dead
       // letter rather than blocking its partition; the rest stay for the next pass.
@@ -70,9 +76,22 @@ export class OutboxRelay {
         } else transient ??= r.reason;
       }
       await this.store.clearOutbox(partition, done);
+      left += done.length;
       if (transient) throw transient;
-      if (entries.length < this.opts.batch) return;
+      if (entries.length < this.opts.batch) return left;
     }
+  }
+
+  /** The last drain before the partitions are handed over; answers how many entries it published. */
+  async flush(): Promise<number> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await Promise.allSettled([...this.draining.values()]);
+    const counts = await Promise.all(this.ownedPartitions().map((p) => this.drain(p).catch((e: unknown) => {
+      this.opts.onError(e);
+      return 0;
+    })));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /** Publishes without clearing: the first half of a drain (tests use it to crash in between). */

@@ -6,6 +6,8 @@
 // pass at a time; a poll asked for during a pass runs once more after it.
 // Overdue timers fire on the first poll after an outage: deadlines are absolute, never skipped.
 // A timer whose event no longer applies is dropped, unless it was re-armed in the meantime.
+// Stopping: no pass starts, and the running one fires no more timers (those stay in the store, due,
+// for the partition's next owner); it waits only for the turns already under way.
 import type { MessageStore } from '../../transport/ports.ts';
 import type { Clock } from '../clock.ts';
 import type { MessageHost } from './message-host.ts';
@@ -14,6 +16,7 @@ export class TimerPoller {
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<number> | undefined;
   private next: Promise<number> | undefined;
+  private stopped = false;
 
   constructor(
     private readonly store: MessageStore,
@@ -34,6 +37,7 @@ export class TimerPoller {
    * clock before the caller moved it.
    */
   poll(): Promise<number> {
+    if (this.stopped) return Promise.resolve(0);
     if (!this.polling) {
       this.polling = this.fireDue().finally(() => (this.polling = undefined));
       return this.polling;
@@ -52,6 +56,7 @@ export class TimerPoller {
         const due = await this.store.dueTimers(p, now, this.opts.batch);
         await Promise.all(
           due.map(async (t) => {
+            if (this.stopped) return;
             const outcome = await this.host.run({ kind: 'timer', messageId: t.messageId, member: t.member, dueMs: t.dueMs, event: t.event });
             if (outcome.kind === 'not-applicable' || outcome.kind === 'not-found') await this.store.dropTimer(p, t.member, t.dueMs);
           }),
@@ -63,6 +68,7 @@ export class TimerPoller {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.next?.catch(() => {});
     await this.polling?.catch(() => {});

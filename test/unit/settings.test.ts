@@ -19,8 +19,28 @@ describe('assent start settings', () => {
     const s = readStartSettings(['--port', '9090'], { PORT: '8000', REDIS_URL: 'redis://r', NATS_URL: 'nats://n', ASSENT_CONFIG: 'a.yaml' });
     expect(s).toEqual({
       port: 9090, redisUrl: 'redis://r', natsUrl: 'nats://n', configPath: 'a.yaml', dataDir: '.assent', production: false,
-      rateLimit: { perUser: 50, perPlatform: 500 },
+      rateLimit: { perUser: 50, perPlatform: 500 }, shutdownGraceMs: 10_000,
     });
+  });
+
+  it('reads ASSENT_SHUTDOWN_GRACE as a duration or a number of milliseconds, 10 s when unset or empty', () => {
+    const grace = (v: string | undefined) => readStartSettings([], v === undefined ? {} : { ASSENT_SHUTDOWN_GRACE: v }).shutdownGraceMs;
+    expect(grace(undefined)).toBe(10_000);
+    expect(grace('')).toBe(10_000);
+    expect(grace('3s')).toBe(3_000);
+    expect(grace('500ms')).toBe(500);
+    expect(grace('1.5s')).toBe(1_500);
+    expect(grace('1m')).toBe(60_000);
+    expect(grace('2500')).toBe(2_500);
+  });
+
+  it('refuses an ASSENT_SHUTDOWN_GRACE it does not understand, naming it, with the other problems at once', () => {
+    for (const bad of ['10 s', 'ten', '-1s', '0', '50ms', '2h', '0x10', '1e4', '10sec']) {
+      expect(problemsOf([], { ASSENT_SHUTDOWN_GRACE: bad }), bad).toEqual([
+        `ASSENT_SHUTDOWN_GRACE: ${JSON.stringify(bad)} is not a duration from 100ms to 1h (e.g. 10s, 500ms, or a number of milliseconds)`,
+      ]);
+    }
+    expect(problemsOf([], { ASSENT_SHUTDOWN_GRACE: 'soon', ASSENT_RATE_LIMIT_USER: 'abc' })).toHaveLength(2);
   });
 
   it('runs embedded in ASSENT_DATA_DIR when neither REDIS_URL nor NATS_URL is set', () => {
@@ -97,8 +117,8 @@ describe('assent start settings', () => {
   });
 
   it('takes an empty variable for an unset one, and refuses an empty flag', () => {
-    const s = readStartSettings([], { PORT: '', HOST: '', ASSENT_RATE_LIMIT_USER: '', ASSENT_DATA_DIR: '', ASSENT_CONFIG: '', ASSENT_OIDC_ISSUER: '' });
-    expect(s).toEqual({ port: 8080, dataDir: '.assent', production: false, rateLimit: { perUser: 50, perPlatform: 500 } });
+    const s = readStartSettings([], { PORT: '', HOST: '', ASSENT_RATE_LIMIT_USER: '', ASSENT_DATA_DIR: '', ASSENT_CONFIG: '', ASSENT_OIDC_ISSUER: '', ASSENT_SHUTDOWN_GRACE: '' });
+    expect(s).toEqual({ port: 8080, dataDir: '.assent', production: false, rateLimit: { perUser: 50, perPlatform: 500 }, shutdownGraceMs: 10_000 });
     expect(problemsOf(['--port='], {})).toEqual(['--port: needs a value']);
   });
 

@@ -121,8 +121,16 @@ export class JetStreamTransport implements Broadcast {
     const consumer = await this.js.consumers.get(stream, settings.durable);
     const messages: ConsumerMessages = await consumer.consume({ max_messages: Math.min(settings.maxAckPending, 512) });
     const inflight = new Set<Promise<void>>();
+    let stopping = false;
     const loop = (async () => {
       for await (const m of messages) {
+        // Pulled but not started when the consumer stopped (stop() ends the iteration only after
+        // what the client holds, up to max_messages): back to the stream at once, for another
+        // process, rather than handled here first or left for the ack wait.
+        if (stopping) {
+          m.nak();
+          continue;
+        }
         const p = Promise.resolve()
           .then(() => handle(toInbound(m)))
           .catch((e) => {
@@ -134,6 +142,10 @@ export class JetStreamTransport implements Broadcast {
       }
     })();
     return async () => {
+      stopping = true;
+      // Drain the pull subscription before stopping: a message the server sent before it saw the
+      // unsubscribe still arrives and is nakked above, rather than dropped and left for the ack wait.
+      await (messages as unknown as { sub?: Subscription }).sub?.drain().catch(() => {});
       messages.stop();
       await loop.catch(() => {});
       await Promise.allSettled([...inflight]);
