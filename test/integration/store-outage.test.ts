@@ -101,15 +101,24 @@ interface Answer {
 
 type Send = (key: string) => Promise<Answer>;
 
-/** `writers` callers, each sending keyed writes one after another, each with a new key, for `forMs`. */
+/**
+ * `writers` callers, each sending keyed writes one after another, each with a new key, for `forMs`,
+ * at most one every WRITE_GAP_MS: a client's pace (the load), not a wait for anything. Without it a
+ * 503 answered in a millisecond makes thousands of writes, each retried and created afterwards.
+ */
 async function keyedWrites(send: Send, keyPrefix: string, writers: number, forMs: number): Promise<Answer[]> {
   const until = Date.now() + forMs;
   const answers: Answer[] = [];
   await Promise.all(Array.from({ length: writers }, async (_, w) => {
-    for (let i = 0; Date.now() < until; i++) answers.push(await send(`${keyPrefix}-${w}-${i}`));
+    for (let i = 0; Date.now() < until; i++) {
+      const paced = new Promise((resolve) => setTimeout(resolve, WRITE_GAP_MS));
+      answers.push(await send(`${keyPrefix}-${w}-${i}`));
+      await paced;
+    }
   }));
   return answers;
 }
+const WRITE_GAP_MS = 25;
 
 /** /readyz asked one after another until `done` settles: each answer's latency and body. */
 async function probeReadiness(readyz: () => Promise<{ ms: number; status: number; body: Record<string, unknown> }>, done: Promise<unknown>) {

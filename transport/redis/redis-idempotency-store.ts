@@ -6,7 +6,12 @@
 // node name given again after a restart is another incarnation), and lapses after `inFlightTtlMs`.
 //
 // Modes of `begin` for a record that is running:
-//   live holder   this process, or a node NodeLiveness does not know gone: in flight (409).
+//   live holder   a request this process is running, or a node NodeLiveness does not know gone:
+//                 in flight (409).
+//   orphan        this process's own record whose request it no longer runs: its answer was given
+//                 (a 503 while Redis was away) but the abandon that should have freed the key
+//                 failed with Redis. Taken over at once like a dead holder's, rather than held
+//                 until its time to live.
 //   dead holder   NodeLiveness knows the node's connection gone (kill -9, a crash), or the node is
 //                 this process's own name under an earlier incarnation (one name, one process): the record is
 //                 taken over at once, by a compare-and-set that holds only while it still names the
@@ -92,6 +97,8 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   private readonly inFlightTtlMs: number;
   /** This store's process: a record of this node name under another incarnation was begun before a restart. */
   private readonly incarnation = randomUUID();
+  /** Tokens of the requests this process runs now: a record of its own with another token is an orphan. */
+  private readonly running = new Set<string>();
 
   /**
    * `holder`: the node name records of this process carry, and the liveness that judges others'
@@ -123,24 +130,32 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     const token = randomUUID();
     const node = this.holder?.node ?? '';
     let dead: DeadHolder | undefined;
-    for (let takeovers = 0; ; takeovers++) {
-      const [kind, raw, heldBy, incarnation] = await wrap('begin an idempotent request', () =>
-        this.redis.idempotencyBegin(record, fingerprint, token, this.inFlightTtlMs, node, this.incarnation, ...(dead ? [dead.node, dead.token] : [])),
-      );
-      switch (kind) {
-        case 'started':
-          return { kind, token };
-        case 'in-flight':
-          dead = takeovers < MAX_TAKEOVERS ? await this.goneHolder(raw ?? '', heldBy ?? '', incarnation ?? '') : undefined;
-          if (dead) continue;
-          return { kind };
-        case 'mismatch':
-          return { kind };
-        case 'replay':
-          return { kind, response: readable(parseStoredResponse(raw)) };
-        default:
-          throw new TransportError('REDIS_PROTOCOL', `idempotencyBegin answered ${String(kind)}`);
+    // Running from before the script answers: a concurrent begin of this process must never take it for an orphan.
+    this.running.add(token);
+    let started = false;
+    try {
+      for (let takeovers = 0; ; takeovers++) {
+        const [kind, raw, heldBy, incarnation] = await wrap('begin an idempotent request', () =>
+          this.redis.idempotencyBegin(record, fingerprint, token, this.inFlightTtlMs, node, this.incarnation, ...(dead ? [dead.node, dead.token] : [])),
+        );
+        switch (kind) {
+          case 'started':
+            started = true;
+            return { kind, token };
+          case 'in-flight':
+            dead = takeovers < MAX_TAKEOVERS ? await this.goneHolder(raw ?? '', heldBy ?? '', incarnation ?? '') : undefined;
+            if (dead) continue;
+            return { kind };
+          case 'mismatch':
+            return { kind };
+          case 'replay':
+            return { kind, response: readable(parseStoredResponse(raw)) };
+          default:
+            throw new TransportError('REDIS_PROTOCOL', `idempotencyBegin answered ${String(kind)}`);
+        }
       }
+    } finally {
+      if (!started) this.running.delete(token);
     }
   }
 
@@ -148,22 +163,33 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   async complete(scope: string, key: string, token: string, response: StoredResponse): Promise<boolean> {
     const record = this.recordKey(scope, key);
     const json = JSON.stringify({ status: response.status, body: response.body, headers: response.headers });
-    const done = await wrap('record an idempotent response', () =>
-      this.redis.idempotencyComplete(record, token, json, this.recordTtlMs),
-    );
-    return done === 1;
+    try {
+      const done = await wrap('record an idempotent response', () =>
+        this.redis.idempotencyComplete(record, token, json, this.recordTtlMs),
+      );
+      return done === 1;
+    } finally {
+      this.running.delete(token);
+    }
   }
 
   /** Forgets a running request so the key may be used again; nothing if `token` no longer holds it. */
   async abandon(scope: string, key: string, token: string): Promise<void> {
     const record = this.recordKey(scope, key);
+    this.running.delete(token); // answered: should the abandon fail, the record is an orphan for the next begin
     await wrap('abandon an idempotent request', () => this.redis.idempotencyAbandon(record, token));
   }
 
-  /** The running record's holder, when it is another process that is gone: an earlier incarnation of this node, or one liveness knows gone. */
+  /**
+   * The running record's holder, when nothing runs it any more: an earlier incarnation of this node,
+   * one liveness knows gone, or this process with a request it no longer runs (an orphan).
+   */
   private async goneHolder(node: string, token: string, incarnation: string): Promise<DeadHolder | undefined> {
     if (!this.holder || !node || !token) return undefined;
-    if (node === this.holder.node) return incarnation && incarnation !== this.incarnation ? { node, token } : undefined;
+    if (node === this.holder.node) {
+      if (incarnation !== this.incarnation) return incarnation ? { node, token } : undefined;
+      return this.running.has(token) ? undefined : { node, token };
+    }
     const liveness = this.holder.liveness;
     const gone = await wrap('judge whether a hub process is gone', () => liveness.gone([node]));
     return gone?.has(node) ? { node, token } : undefined;
