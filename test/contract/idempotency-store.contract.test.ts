@@ -333,6 +333,23 @@ describe('IdempotencyStore contract', () => {
       expect(await ns.redis.exists(record)).toBe(1);
     });
 
+    it('takes over at once its own record whose request it answered but could not abandon (Redis away meanwhile)', async () => {
+      const a = await hubProcess('node-a');
+      const orphan = started(await a.store.begin(SCOPE, 'key-1', FP));
+      const running = started(await a.store.begin(SCOPE, 'key-2', FP));
+      // The request was answered 503 and its abandon failed: Redis did not answer that one command
+      // (store-outage.test.ts pauses a real Redis; here only the abandon is made to fail).
+      const scripts = a.redis as unknown as { idempotencyAbandon: unknown };
+      const abandon = scripts.idempotencyAbandon;
+      scripts.idempotencyAbandon = () => Promise.reject(new Error('Command timed out'));
+      await expect(a.store.abandon(SCOPE, 'key-1', orphan)).rejects.toBeInstanceOf(TransportError);
+      scripts.idempotencyAbandon = abandon;
+      // Back: a retry of the answered request starts at once; the one still running stays in flight.
+      expect(started(await a.store.begin(SCOPE, 'key-1', FP))).not.toBe(orphan);
+      expect(await a.store.begin(SCOPE, 'key-2', FP)).toEqual({ kind: 'in-flight' });
+      expect(await a.store.complete(SCOPE, 'key-2', running, RESPONSE)).toBe(true);
+    });
+
     it('keeps the key in flight, until its time to live, when liveness cannot say (CLIENT refused) or the record names no node', async () => {
       const a = await hubProcess('node-a');
       const unknowing: IdempotencyHolder = { node: 'node-b', liveness: { gone: async () => undefined } };
