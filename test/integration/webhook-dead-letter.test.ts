@@ -50,10 +50,15 @@ describe('a webhook endpoint that is down', () => {
     expect(failed.anomalies).toEqual([
       expect.objectContaining({ kind: 'delivery-failed', platform: 'webhook', location: { platform: 'webhook' }, detail: expect.stringContaining('ECONNREFUSED') }),
     ]);
-    const history = await hub.history(s.id);
-    const validatedAt = history.find((h) => h.to === 'validated')!.version;
     // The portal holds it: its acknowledgement counts too, before or after the webhook's failure
-    // (which comes first depends on how fast the webhook's retries run out).
+    // (which comes first depends on how fast the webhook's retries run out), so it may still be on
+    // its way when the message reaches exception.
+    const history = await eventually(async () => {
+      const h = await hub.history(s.id);
+      const at = h.find((e) => e.to === 'validated')?.version;
+      return at !== undefined && h.slice(at).some((e) => e.event === 'DELIVERED') ? h : undefined;
+    }, "the portal's acknowledgement");
+    const validatedAt = history.find((h) => h.to === 'validated')!.version;
     const after = history.slice(validatedAt);
     expect(after.map((h) => h.event).sort()).toEqual(['DELIVERED', 'DELIVERY_FAILED']);
     expect(after.find((h) => h.event === 'DELIVERY_FAILED')).toMatchObject({ to: 'exception', platform: 'webhook' });
