@@ -39,7 +39,9 @@ import { viewOf } from './message/message-view.ts';
 import { compileConditions } from './processing/conditions.ts';
 import { ProcessingWorker } from './processing/processing-worker.ts';
 import { resolveSubmission, type SubmitRequest } from './submission.ts';
-import { DEFAULT_SHUTDOWN_GRACE_MS, StagedStop, waitUnlessStopped, type StageReport } from './shutdown.ts';
+import { stopInStages } from './hub-stop.ts';
+import { DEFAULT_SHUTDOWN_GRACE_MS, StagedStop, type StageReport } from './shutdown.ts';
+import { answerWithin } from '../transport/answer-within.ts';
 
 export interface HubOptions {
   /** Both: the Redis/NATS backend. Neither: the embedded one (`embedded`). */
@@ -78,7 +80,7 @@ export interface HubOptions {
 }
 
 /** What a hub runs besides its host, relay and poller: what stop() and crash() stop. */
-interface RunningParts {
+export interface RunningParts {
   passivation: NodeJS.Timeout;
   reconciler: StorageReconciler | undefined;
   worker: ProcessingWorker;
@@ -395,52 +397,8 @@ export class Hub {
    * A second call answers the first's.
    */
   stop(opts: { stages?: StagedStop; requests?: (deadline: AbortSignal) => Promise<StageReport> } = {}): Promise<void> {
-    this.stopped ??= this.stopInStages(opts.stages ?? new StagedStop(DEFAULT_SHUTDOWN_GRACE_MS, this.log), opts.requests, !opts.stages);
+    this.stopped ??= stopInStages(this, this.parts!, opts.stages ?? new StagedStop(DEFAULT_SHUTDOWN_GRACE_MS, this.log), opts.requests, !opts.stages);
     return this.stopped;
-  }
-
-  private async stopInStages(stages: StagedStop, requests: ((deadline: AbortSignal) => Promise<StageReport>) | undefined, finish: boolean): Promise<void> {
-    const parts = this.parts!;
-    let committed = 0;
-    const uncount = this.onTransition(() => committed++);
-    clearInterval(parts.passivation);
-    await parts.reconciler?.stop();
-    this.stuck.stop();
-    // Together: every consumer stops pulling at once, and one deadline releases what is left.
-    await Promise.all([
-      requests && stages.stage('in-flight requests', requests),
-      stages.stage('in-flight deliveries', async (deadline) => inFlightReport('deliveries', await Promise.all(parts.listeners.map((l) => l.stop(deadline))))),
-      stages.stage('in-flight processing commands', async (deadline) => inFlightReport('processing commands', [await parts.worker.stop(deadline)])),
-      stages.stage('timer poller', async () => {
-        await this.timers.stop();
-        return { said: 'timer poller stopped' };
-      }),
-    ]);
-    await stages.stage('in-flight turns', async (deadline) => {
-      // Turns the stages above awaited are done; these are forwarded ones, and their follow-ups.
-      while (this.host.busy() && !(await waitUnlessStopped(10, deadline)));
-      const left = this.host.busy() ? ['turns still running (the partitions\' next owners take them over)'] : [];
-      return { said: `in-flight turns done (${committed})`, released: left };
-    });
-    uncount();
-    await stages.stage('outbox', async () => ({ said: `outbox drained (${await this.relay.flush()})` }));
-    const owned = this.ownership.ownedPartitions().length;
-    await stages.stage('partition hand-over', async () => {
-      await this.ownership.stop();
-      return { said: `partitions handed over (${owned})` };
-    });
-    this.host.stop();
-    await stages.stage('platform connections', async () => {
-      await parts.closePlatforms();
-      return { said: 'platform connections closed' };
-    });
-    const closed = await stages.stage('connections', async () => {
-      await this.backend.close();
-      return { said: 'store and broadcast connections closed' };
-    });
-    // Closing did not finish (a broker that does not answer): drop the connections instead.
-    if (!closed) await this.backend.crash().catch(() => {});
-    if (finish) stages.finish();
   }
 
   /** What `kill -9` leaves: nothing released, nothing flushed (tests use it). */
@@ -459,30 +417,12 @@ export class Hub {
   }
 }
 
-/** One line for consumers' in-flight work: how much finished while stopping, and what was released. */
-function inFlightReport(what: string, results: Array<{ finished: number; released: string[] }>): StageReport {
-  const finished = results.reduce((n, r) => n + r.finished, 0);
-  const released = results.flatMap((r) => r.released);
-  return { said: `in-flight ${what} done (${finished})${released.length ? `, released (${released.length})` : ''}`, released };
-}
-
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** How long readiness waits for each dependency, at once: /readyz answers within about this. */
 const READINESS_MS = 300;
-
-/** `answer`, or false when it takes longer than `ms` or fails. */
-async function answerWithin(answer: Promise<boolean>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
-  try {
-    return await Promise.race([answer.catch(() => false), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * How long a processing command stays with a hub process that neither finishes nor extends it

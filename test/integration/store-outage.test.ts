@@ -12,12 +12,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Hub } from '../../actors/hub.ts';
 import { parseConfig } from '../../actors/config/load-config.ts';
 import { apiFixture } from '../support/api-fixture.ts';
-import { freePort } from '../support/own-servers.ts';
+import { freePort, spawnRedis } from '../support/own-servers.ts';
 import { dropNamespace, eventually, NATS_URL, REDIS_URL, testPrefix } from '../support/services.ts';
 
 /** A generous bound for correctness; the targets (about a second, /readyz 500 ms) are printed. */
@@ -46,19 +45,7 @@ class OwnRedis {
   }
 
   async run(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes'], { stdio: 'ignore' });
-    this.child = child;
-    await eventually(async () => {
-      if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode})`);
-      const probe = new Redis(this.port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      probe.on('error', () => {});
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } finally {
-        probe.disconnect();
-      }
-    }, 'redis-server to answer', 10_000);
+    this.child = await spawnRedis(this.port, this.dir, ['--appendonly', 'yes']);
   }
 
   pause(): void {

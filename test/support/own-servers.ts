@@ -31,8 +31,13 @@ export async function freePort(): Promise<number> {
 export async function startOwnRedis(args: string[]): Promise<OwnServer> {
   const dir = await mkdtemp(join(tmpdir(), 'assent-redis-'));
   const port = await freePort();
+  const child = await spawnRedis(port, dir, args);
+  return { url: `redis://127.0.0.1:${port}`, port, stop: () => stopProcess(child, dir) };
+}
+
+/** `redis-server` on `port` with its files in `dir`, once it answers PING (a restart passes the same two). */
+export async function spawnRedis(port: number, dir: string, args: string[]): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...args], { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
   await awaitReady(child, 'redis-server', async () => {
     const r = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     r.on('error', () => {});
@@ -43,7 +48,7 @@ export async function startOwnRedis(args: string[]): Promise<OwnServer> {
       r.disconnect();
     }
   });
-  return { url, port, stop: () => stopProcess(child, dir) };
+  return child;
 }
 
 /** `nats-server` with JetStream, its store in a temporary folder. */

@@ -23,6 +23,7 @@
 //                    of Redis.
 import { Redis } from 'ioredis';
 import { redact } from '../nats/jetstream-transport.ts';
+import { answerWithin } from '../answer-within.ts';
 import { TransportError } from '../transport-error.ts';
 
 export interface RedisTimeouts {
@@ -65,12 +66,5 @@ export async function connectRedis(url: string, timeouts: RedisTimeouts = REDIS_
 
 /** Whether Redis answers a PING within `withinMs`; at once false while the connection is down. */
 export async function redisAnswers(redis: Redis, withinMs: number): Promise<boolean> {
-  if (redis.status !== 'ready') return false;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, withinMs, false)));
-  try {
-    return await Promise.race([redis.ping().then(() => true, () => false), late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return redis.status === 'ready' && answerWithin(redis.ping().then(() => true), withinMs);
 }
