@@ -13,8 +13,6 @@ import { errorCode, parseRetryAfter } from './http-failure.ts';
 import { assertOutboundUrl, OutboundUrlRefused, type OutboundTarget, type Resolve } from './outbound-url.ts';
 import { httpRequest, type PostAnswer } from './post-json.ts';
 
-export { redactor, snippet } from './error-text.ts';
-
 export type Failure = { ok: false; retryable: boolean; retryAfterMs?: number; status?: number; error: string };
 export type ApiOutcome<T = undefined> = { ok: true; value: T } | Failure;
 

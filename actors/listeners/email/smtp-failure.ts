@@ -6,7 +6,7 @@
 // or refused credentials and a bad configuration are not. The password (and the base64 forms it
 // travels in during AUTH PLAIN and AUTH LOGIN) never reaches the error string.
 import type { Failure } from '../../outbound/call-api.ts';
-import { snippet } from '../../outbound/call-api.ts';
+import { snippet } from '../../outbound/error-text.ts';
 
 /** The properties nodemailer puts on the errors it rejects with. */
 interface SmtpError {

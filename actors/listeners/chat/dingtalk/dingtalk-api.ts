@@ -10,7 +10,8 @@
 // An expired or revoked token (HTTP 401, InvalidAuthentication) is fetched anew once. Anything else
 // (400 param.*, 403 permission) fails the same way next time.
 import type { DingtalkSettings } from '../../../config/platforms.schema.ts';
-import { apiFailure, callApi, snippet, statusFailure, type ApiAnswer, type ApiOutcome } from '../../../outbound/call-api.ts';
+import { apiFailure, callApi, statusFailure, type ApiAnswer, type ApiOutcome } from '../../../outbound/call-api.ts';
+import { snippet } from '../../../outbound/error-text.ts';
 import type { AdapterContext } from '../chat-adapter.ts';
 
 const RATE_LIMITED = new Set(['Forbidden.AccessDenied.QpsLimitForAppkeyAndApi', 'Forbidden.AccessDenied.QpsLimitForApi']);

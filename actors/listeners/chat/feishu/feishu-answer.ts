@@ -10,7 +10,8 @@
 //   fails the same way next time: permanent;
 // - without a code, the HTTP status decides (429 / 408 / 5xx retryable).
 // Sources: Feishu "频控策略" (rate limits) and the error tables of im/v1/messages create, patch, delete.
-import { apiFailure, redactor, statusFailure, type ApiAnswer, type ApiOutcome, type Failure } from '../../../outbound/call-api.ts';
+import { apiFailure, statusFailure, type ApiAnswer, type ApiOutcome, type Failure } from '../../../outbound/call-api.ts';
+import { redactor } from '../../../outbound/error-text.ts';
 import { parseRetryAfter } from '../../../outbound/http-failure.ts';
 
 export const RATE_LIMIT_CODES: ReadonlySet<number> = new Set([99991400, 230020]);
