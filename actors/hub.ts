@@ -41,7 +41,7 @@ import { ProcessingWorker } from './processing/processing-worker.ts';
 import { resolveSubmission, type SubmitRequest } from './submission.ts';
 import { stopInStages } from './hub-stop.ts';
 import { DEFAULT_SHUTDOWN_GRACE_MS, StagedStop, type StageReport } from './shutdown.ts';
-import { answerWithin } from '../transport/answer-within.ts';
+import { HubReadiness, type HubReadinessReport } from './hub-readiness.ts';
 
 export interface HubOptions {
   /** Both: the Redis/NATS backend. Neither: the embedded one (`embedded`). */
@@ -341,33 +341,13 @@ export class Hub {
     });
   }
 
-  /**
-   * Ready when the stores and the broadcast answer and this process owns its share of the partitions.
-   * Each is asked at once and within READINESS_MS, so /readyz answers promptly whichever is down,
-   * and says which. NATS is asked by a round trip through the server: a client that has not yet
-   * noticed its server is gone (paused, cut off) still says it is connected.
-   */
-  async readiness(): Promise<{ ready: boolean; backend: Backend['kind']; store: boolean; broadcast: boolean; partitions: number; redis?: boolean; nats?: boolean }> {
-    const [store, broadcast] = await Promise.all([answerWithin(this.backend.ping(), READINESS_MS), answerWithin(this.broadcastAnswers(), READINESS_MS)]);
-    const partitions = this.ownership.ownedPartitions().length;
-    // `redis` and `nats`: the names /readyz answered before the embedded backend existed.
-    const named = this.backend.kind === 'redis-nats' ? { redis: store, nats: broadcast } : {};
-    return { ready: store && broadcast && partitions > 0, backend: this.backend.kind, store, broadcast, partitions, ...named };
+  /** Ready when the stores and the broadcast answer and this process owns its share of the partitions (hub-readiness.ts). */
+  readiness(): Promise<HubReadinessReport> {
+    return (this.readinessCheck ??= new HubReadiness(this)).check();
   }
 
-  /** The subject this process answers readiness round trips on (NATS), served from the first ask. */
-  private readinessSubject: string | undefined;
+  private readinessCheck: HubReadiness | undefined;
 
-  private async broadcastAnswers(): Promise<boolean> {
-    if (this.broadcast.isClosed()) return false;
-    if (this.backend.kind !== 'redis-nats') return true; // in-process: up while open
-    if (!this.readinessSubject) {
-      this.readinessSubject = `_ASSENT_READY.${randomBytes(8).toString('hex')}`;
-      // Unsubscribed with the connection when the hub stops.
-      this.broadcast.serve(this.readinessSubject, async () => 'ok');
-    }
-    return (await this.broadcast.request(this.readinessSubject, '', READINESS_MS)) === 'ok';
-  }
 
   /**
    * Nothing left to do now: no turn running, the outbox empty, and every broadcast message acked
@@ -420,9 +400,6 @@ export class Hub {
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
-
-/** How long readiness waits for each dependency, at once: /readyz answers within about this. */
-const READINESS_MS = 300;
 
 /**
  * How long a processing command stays with a hub process that neither finishes nor extends it
